@@ -1,0 +1,5 @@
+"""`python -m yoked_actors` is the `yoked` command."""
+
+from yoked_actors.cli import main
+
+main()

@@ -1,0 +1,19 @@
+"""The actor modules, one per job, listed explicitly.
+
+A worker imports exactly these (``load_actors``); a module missing here is never consumed, so a
+new job module must be added to ``ACTOR_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+ACTOR_MODULES: tuple[str, ...] = (
+    "yoked_actors.actors.system",
+)
+
+
+def load_actors() -> None:
+    """Import every actor module, declaring its jobs on the current broker."""
+    for module in ACTOR_MODULES:
+        importlib.import_module(module)

@@ -1,0 +1,24 @@
+"""The `yoked` command: one entry point for workers, the scheduler, operators and developers.
+
+Each command group lives in its own module and is registered below.
+"""
+
+from __future__ import annotations
+
+import click
+
+from yoked_actors.cli import database, dev, messages, processes
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="yoked-actors")
+def main() -> None:
+    """Yoked's background jobs: Dramatiq actors on RabbitMQ and PostgreSQL."""
+
+
+main.add_command(processes.worker)
+main.add_command(processes.scheduler)
+main.add_command(database.db)
+main.add_command(messages.send)
+main.add_command(messages.run)
+main.add_command(dev.dev)

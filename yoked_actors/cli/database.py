@@ -1,0 +1,25 @@
+"""`yoked db ...`: schema management."""
+
+from __future__ import annotations
+
+import click
+
+from yoked_actors.cli.common import reported_errors
+from yoked_actors.settings import get_settings
+
+
+@click.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command()
+@click.option("--revision", default="heads", show_default=True, help="Alembic target revision.")
+def upgrade(revision: str) -> None:
+    """Apply the migrations to DATABASE_URL (idempotent: safe to run at every deploy)."""
+    from yoked_actors import migrate
+
+    with reported_errors():
+        url = get_settings().require_database_url()
+    migrate.upgrade(url, revision)
+    click.echo(f"database at {revision}")

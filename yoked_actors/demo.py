@@ -1,0 +1,94 @@
+"""A small, deterministic demo population for `yoked dev --seed` and manual testing.
+
+Users in five cities (including +05:30 and +05:45 offsets), some blocks, chat messages, pending
+notifications and push tokens. Seeding twice adds nothing: users are created only in an empty
+database.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func, insert, select
+
+from yoked_actors.db import session_scope
+from yoked_actors.models.contract import (
+    GOALS,
+    Block,
+    Message,
+    Notification,
+    PushToken,
+    User,
+    UserActivityDay,
+)
+
+#: (timezone, latitude, longitude) of each demo city.
+CITIES = (
+    ("America/New_York", 40.73, -73.99),
+    ("Europe/London", 51.51, -0.13),
+    ("Australia/Sydney", -33.87, 151.21),
+    ("Asia/Kolkata", 19.08, 72.88),
+    ("Asia/Kathmandu", 27.72, 85.32),
+)
+USERS_PER_CITY = 40
+CHAT_LINES = (
+    "Leg day tomorrow at 7?",
+    "I can spot you on bench, squat 315 then 405",
+    "Great session today!",
+    "text me at 555 013 2047 instead",
+    "send me $50 on cashapp first",
+)
+
+
+def seed_demo(users_per_city: int = USERS_PER_CITY, seed: int = 42) -> str:
+    """Insert the demo population unless users exist; returns a one-line summary."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            return "skipped (users exist)"
+        users = []
+        for tz, lat, lon in CITIES:
+            for _ in range(users_per_city):
+                gender = rng.choice(("woman", "man", "nonbinary"))
+                users.append({
+                    "id": uuid.UUID(int=rng.getrandbits(128)),
+                    "timezone": tz,
+                    "birthdate": date(rng.randint(1970, 2005), rng.randint(1, 12), 1),
+                    "gender": gender,
+                    "seeking_genders": rng.choice(([], [], [gender], ["woman", "man"])),
+                    "age_min": 18,
+                    "age_max": rng.choice((35, 45, 99)),
+                    "max_distance_km": rng.choice((5.0, 10.0, 25.0)),
+                    "lat": lat + rng.gauss(0, 0.05),
+                    "lon": lon + rng.gauss(0, 0.05),
+                    "gym_id": rng.randint(1, 8),
+                    "level": rng.randint(1, 5),
+                    "goals": rng.sample(GOALS, rng.randint(1, 3)),
+                    "availability": rng.getrandbits(28),
+                    "last_active_at": now - timedelta(hours=rng.randint(1, 24 * 10)),
+                })
+        session.execute(insert(User), users)
+        ids = [u["id"] for u in users]
+        session.execute(insert(UserActivityDay), [
+            {"user_id": uid, "day": (now - timedelta(days=d)).date()}
+            for uid in ids for d in range(rng.randint(0, 3))
+        ] or [{"user_id": ids[0], "day": now.date()}])
+        session.execute(insert(Block), [
+            {"blocker_id": ids[i], "blocked_id": ids[i + 1]} for i in range(0, len(ids) - 1, 17)
+        ])
+        session.execute(insert(Message), [
+            {"sender_id": ids[i], "recipient_id": ids[i + 1], "content": CHAT_LINES[i % len(CHAT_LINES)]}
+            for i in range(0, 20)
+        ])
+        session.execute(insert(Notification), [
+            {"user_id": ids[i], "kind": "new_message", "payload": {"from": str(ids[i + 1])}}
+            for i in range(0, 20)
+        ])
+        session.execute(insert(PushToken), [
+            {"user_id": uid, "token": f"ExponentPushToken[demo-{n}]", "platform": "ios"}
+            for n, uid in enumerate(ids[::2])
+        ])
+    return f"{len(users)} users in {len(CITIES)} timezones, 20 messages, 20 notifications"

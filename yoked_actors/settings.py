@@ -1,0 +1,163 @@
+"""Configuration: one typed object read from the environment.
+
+Every value has a development default except where a wrong guess would be dangerous in
+production. A missing or malformed value raises :class:`SettingsError` naming the variable and
+showing an example of a valid value, so a container that is misconfigured stops at start with a
+one-line reason instead of failing on its first job.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TypeVar
+
+from yoked_actors.errors import SettingsError
+
+T = TypeVar("T")
+
+ENVIRONMENTS = ("development", "test", "staging", "production")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's configuration. Build it with :func:`load_settings`."""
+
+    #: SQLAlchemy URL of the PostgreSQL database shared with the API. None = not configured
+    #: (only `yoked dev` accepts that: it starts an embedded PostgreSQL).
+    database_url: str | None
+    #: AMQP URL of RabbitMQ. None = not configured (`yoked dev` then uses an in-process broker).
+    rabbitmq_url: str | None
+    sentry_dsn: str | None
+    environment: str
+    #: Dramatiq worker processes and threads per process (`yoked worker` defaults).
+    worker_processes: int
+    worker_threads: int
+    #: Upper bound on any single SQL statement, so no query can hang a worker thread.
+    statement_timeout_ms: int
+    db_pool_size: int
+    log_level: str
+    #: "json" for production log shippers, "text" for a terminal.
+    log_format: str
+    #: Port of the Prometheus exposition server started by the worker (0 = off).
+    metrics_port: int
+
+    def require_database_url(self) -> str:
+        """The database URL, or a SettingsError that says how to set it."""
+        if not self.database_url:
+            raise SettingsError(
+                "DATABASE_URL is not set; example: "
+                "DATABASE_URL=postgresql+psycopg://yoked:secret@localhost:5432/yoked"
+            )
+        return self.database_url
+
+    def require_rabbitmq_url(self) -> str:
+        """The RabbitMQ URL, or a SettingsError that says how to set it."""
+        if not self.rabbitmq_url:
+            raise SettingsError(
+                "RABBITMQ_URL is not set; example: RABBITMQ_URL=amqp://yoked:secret@localhost:5672/"
+            )
+        return self.rabbitmq_url
+
+
+def _read(
+    env: Mapping[str, str],
+    name: str,
+    parse: Callable[[str], T],
+    default: T,
+    example: str,
+) -> T:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return parse(raw.strip())
+    except ValueError as error:
+        raise SettingsError(f"{name}={raw!r} is invalid ({error}); example: {name}={example}") from None
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be zero or a positive integer")
+    return value
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.lower() not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return raw.lower()
+
+    return parse
+
+
+def _database_url(raw: str) -> str:
+    if raw.startswith("postgres://"):
+        # Hosted providers (Fly, Heroku) hand out postgres:// URLs; SQLAlchemy wants a dialect.
+        raw = "postgresql+psycopg://" + raw.removeprefix("postgres://")
+    elif raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw.removeprefix("postgresql://")
+    if not raw.startswith("postgresql+psycopg://"):
+        raise ValueError("must be a postgresql:// URL")
+    return raw
+
+
+def _amqp_url(raw: str) -> str:
+    if not raw.startswith(("amqp://", "amqps://")):
+        raise ValueError("must be an amqp:// or amqps:// URL")
+    return raw
+
+
+def _url(raw: str) -> str:
+    if "://" not in raw:
+        raise ValueError("must be a URL")
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``env`` (default: the process environment).
+
+    Raises:
+      SettingsError: a variable is set to a value that cannot be used.
+    """
+    env = os.environ if env is None else env
+    return Settings(
+        database_url=_read(
+            env, "DATABASE_URL", _database_url, None,
+            "postgresql+psycopg://yoked:secret@localhost:5432/yoked",
+        ),
+        rabbitmq_url=_read(
+            env, "RABBITMQ_URL", _amqp_url, None, "amqp://yoked:secret@localhost:5672/"
+        ),
+        sentry_dsn=_read(env, "SENTRY_DSN", _url, None, "https://key@o0.ingest.example/1"),
+        environment=_read(
+            env, "YOKED_ENV", _one_of(*ENVIRONMENTS), "development", "production"
+        ),
+        worker_processes=_read(env, "WORKER_PROCESSES", _positive_int, 2, "2"),
+        worker_threads=_read(env, "WORKER_THREADS", _positive_int, 8, "8"),
+        statement_timeout_ms=_read(
+            env, "STATEMENT_TIMEOUT_MS", _positive_int, 30_000, "30000"
+        ),
+        db_pool_size=_read(env, "DB_POOL_SIZE", _positive_int, 10, "10"),
+        log_level=_read(
+            env, "LOG_LEVEL", _one_of("debug", "info", "warning", "error"), "info", "info"
+        ).upper(),
+        log_format=_read(env, "LOG_FORMAT", _one_of("json", "text"), "text", "json"),
+        metrics_port=_read(env, "METRICS_PORT", _non_negative_int, 9191, "9191"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return load_settings()
