@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
-from dramatiq import Broker, Worker
+from dramatiq import Worker
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import text
@@ -36,7 +36,9 @@ from yoked_actors.broker import amqp_url_with_defaults, middleware_stack, use_br
 from yoked_actors.jobs import JOBS
 from yoked_actors.settings import Settings, load_settings
 
-ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
 RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
@@ -128,7 +130,7 @@ def _purge(broker: RabbitmqBroker) -> None:
 
 @pytest.fixture
 def rabbitmq_broker(settings: Settings, clean_db: str) -> Iterator[RabbitmqBroker]:
-    """The real RabbitMQ broker (publisher confirms, the project's middleware) on the run's vhost."""
+    """The real RabbitMQ broker (confirms, the project's middleware) on the run's vhost."""
     broker = RabbitmqBroker(
         url=amqp_url_with_defaults(settings.require_rabbitmq_url()),
         confirm_delivery=True,

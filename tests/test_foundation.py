@@ -62,7 +62,10 @@ def test_cli_send_enqueues_for_the_worker_and_prints_the_message_id(
 ) -> None:
     result = subprocess.run(
         [*YOKED, "send", "system.ping", "--json", '{"note": "from-cli"}'],
-        env=service_env, capture_output=True, text=True, timeout=60,
+        env=service_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     message_id = result.stdout.strip()
@@ -76,15 +79,29 @@ def test_cli_send_enqueues_for_the_worker_and_prints_the_message_id(
         (["send", "nope.nothing", "--json", "{}"], "unknown actor 'nope.nothing'"),
         (["send", "system.ping", "--json", "{not json"], "--json is not valid JSON"),
         (["send", "system.ping", "--json", "[1, 2]"], "--json must be a JSON object"),
-        (["send", "system.ping", "--json", '{"note": 5}'], "system.ping: note: Input should be a valid string"),
-        (["send", "system.ping", "--json", '{"colour": "red"}'], "colour: Extra inputs are not permitted"),
-        (["run", "system.ping", "--json", '{"sent_at": "yesterday"}'], "sent_at: Input should be a valid datetime"),
+        (
+            ["send", "system.ping", "--json", '{"note": 5}'],
+            "system.ping: note: Input should be a valid string",
+        ),
+        (
+            ["send", "system.ping", "--json", '{"colour": "red"}'],
+            "colour: Extra inputs are not permitted",
+        ),
+        (
+            ["run", "system.ping", "--json", '{"sent_at": "yesterday"}'],
+            "sent_at: Input should be a valid datetime",
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2_and_enqueues_nothing(
-    args: list[str], expected: str, rabbitmq_broker, service_env: dict[str, str]  # type: ignore[no-untyped-def]
+    args: list[str],
+    expected: str,
+    rabbitmq_broker,
+    service_env: dict[str, str],  # type: ignore[no-untyped-def]
 ) -> None:
-    result = subprocess.run([*YOKED, *args], env=service_env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*YOKED, *args], env=service_env, capture_output=True, text=True, timeout=60
+    )
 
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -97,7 +114,10 @@ def test_cli_run_executes_synchronously_and_prints_the_result(
 ) -> None:
     result = subprocess.run(
         [*YOKED, "run", "system.ping", "--json", '{"note": "sync"}'],
-        env=service_env, capture_output=True, text=True, timeout=60,
+        env=service_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"rows": 1}
@@ -105,7 +125,8 @@ def test_cli_run_executes_synchronously_and_prints_the_result(
 
 
 def test_a_payload_that_reaches_a_worker_malformed_is_dead_lettered_not_retried(
-    worker: Worker, rabbitmq_broker  # type: ignore[no-untyped-def]
+    worker: Worker,
+    rabbitmq_broker,  # type: ignore[no-untyped-def]
 ) -> None:
     job = JOBS["system.ping"]
     bad = job.actor.message_with_options(kwargs={"note": 5})  # bypasses send-time validation

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dramatiq
 from dramatiq import Broker, Middleware, Worker
+from dramatiq.broker import MessageProxy
+from dramatiq.brokers.stub import StubBroker
 
 from yoked_actors import db, migrate
 from yoked_actors.actors import load_actors
@@ -52,7 +53,9 @@ def start_embedded_postgres(root: Path = DEV_DIR) -> str:
         ).fetchone()
         if not exists:
             connection.execute(f'CREATE DATABASE "{DEV_DATABASE}"')
-    return server.get_uri(database=DEV_DATABASE).replace("postgresql://", "postgresql+psycopg://", 1)
+    return server.get_uri(database=DEV_DATABASE).replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    )
 
 
 @dataclass
@@ -71,14 +74,14 @@ class OutcomeRecorder(Middleware):
 
     outcomes: dict[str, Outcome] = field(default_factory=dict)
 
-    def before_process_message(self, broker: Broker, message: dramatiq.Message[Any]) -> None:
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         outcome = self.outcomes.setdefault(message.message_id, Outcome(message.actor_name))
         outcome.status, outcome.started = "running", time.perf_counter()
 
     def after_process_message(
         self,
         broker: Broker,
-        message: dramatiq.Message[Any],
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,
@@ -87,9 +90,12 @@ class OutcomeRecorder(Middleware):
         outcome.duration_ms = (time.perf_counter() - outcome.started) * 1000
         outcome.status = "succeeded" if exception is None else "failed"
         outcome.result = result
-        outcome.error = "" if exception is None else f"{type(exception).__name__}: {exception}".splitlines()[0]
+        outcome.error = (
+            "" if exception is None else f"{type(exception).__name__}: {exception}".splitlines()[0]
+        )
 
-    after_skip_message = after_process_message
+    def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
+        self.outcomes[message.message_id].status = "skipped"
 
 
 def _summarise(result: Any) -> str:
@@ -133,7 +139,10 @@ def run_dev(settings: Settings, *, once: bool, seed: bool, threads: int, echo: A
         echo(f"  seed: {seed_demo()}")
 
     broker = setup_broker(settings)
-    echo("  broker: " + ("RABBITMQ_URL" if settings.rabbitmq_url else "in-process stub (no RABBITMQ_URL)"))
+    echo(
+        "  broker: "
+        + ("RABBITMQ_URL" if settings.rabbitmq_url else "in-process stub (no RABBITMQ_URL)")
+    )
     recorder = OutcomeRecorder()
     broker.add_middleware(recorder)
     load_actors()
@@ -153,7 +162,10 @@ def _run_once(broker: Broker, worker: Worker, recorder: OutcomeRecorder, echo: A
         message = JOBS[actor_name].send(payload, max_retries=0)
         recorder.outcomes[message.message_id] = Outcome(actor_name)
     for queue in {JOBS[name].queue for name, _ in once_messages()}:
-        broker.join(queue, timeout=300_000, fail_fast=False)
+        if isinstance(broker, StubBroker):
+            broker.join(queue, timeout=300_000, fail_fast=False)
+        else:
+            broker.join(queue, timeout=300_000)
     worker.join()
     outcomes = list(recorder.outcomes.values())
     echo("")

@@ -6,8 +6,8 @@ so that the things every job needs are in one place:
 - the payload is a pydantic model; a send with a bad payload raises :class:`PayloadError`
   naming the field, before anything is enqueued; a message that reaches a worker anyway fails
   with the same error and is dead-lettered (not retried);
-- the wire format is fixed: no positional args, the payload as JSON ``kwargs`` (docs/wire-format.md),
-  so the TypeScript API can publish messages without Python;
+- the wire format is fixed: no positional args, the payload as JSON ``kwargs``
+  (docs/wire-format.md), so the TypeScript API can publish messages without Python;
 - retries are few and short by default, and :class:`PermanentError` is never retried.
 
 Example::
@@ -32,6 +32,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict
 
 from yoked_actors.errors import PayloadError, PermanentError, UnknownActorError
+from yoked_actors.logs import redact_message_arguments
 from yoked_actors.queues import Queue
 
 P = TypeVar("P", bound=BaseModel)
@@ -53,6 +54,7 @@ class _KeepSummaries(logging.Filter):
 
 
 logging.getLogger("dramatiq.worker.WorkerThread").addFilter(_KeepSummaries())
+redact_message_arguments()  # wherever jobs exist, logs never show their arguments
 
 
 class NoPayload(BaseModel):
@@ -94,9 +96,7 @@ class Job(Generic[P]):
     def message(self, data: Mapping[str, Any] | P, **options: Any) -> dramatiq.Message[Any]:
         """A validated message ready to enqueue (``options`` are Dramatiq message options)."""
         payload = self.validate(data)
-        return self.actor.message_with_options(
-            kwargs=payload.model_dump(mode="json"), **options
-        )
+        return self.actor.message_with_options(kwargs=payload.model_dump(mode="json"), **options)
 
     def send(
         self, data: Mapping[str, Any] | P, *, delay: int | None = None, **options: Any
@@ -149,7 +149,6 @@ def job(
         receive.__name__ = receive.__qualname__ = name.replace(".", "_")
         receive.__module__ = fn.__module__
         actor = dramatiq.actor(
-            receive,
             broker=_current_broker(),
             actor_name=name,
             queue_name=str(queue),
@@ -159,7 +158,10 @@ def job(
             time_limit=time_limit,
             throws=(PermanentError,),
             **options,
-        )
+        )(receive)
+        # Dramatiq's actor logs "Received args=... kwargs=..." at DEBUG: payloads hold chat
+        # text and ids, so that logger never goes below INFO, whatever LOG_LEVEL says.
+        actor.logger.setLevel(logging.INFO)
         declared = Job(name=name, queue=str(queue), payload=payload, fn=fn, actor=actor)
         JOBS[name] = declared
         return declared

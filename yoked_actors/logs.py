@@ -9,7 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
+
+import dramatiq
+from dramatiq.broker import MessageProxy
 
 from yoked_actors.settings import Settings
 
@@ -33,6 +38,47 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+#: What Dramatiq passes to its log calls: messages, and the proxies workers wrap them in.
+_MESSAGES = (dramatiq.Message, MessageProxy)
+
+
+class _MessageWithoutArguments:
+    """How a Dramatiq message appears in a log record: actor and id, never its arguments."""
+
+    def __init__(self, message: dramatiq.Message[Any] | MessageProxy) -> None:
+        self.text = f"{message.actor_name}[{message.message_id}]"
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__
+
+
+def _redacting_factory(base: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        if isinstance(record.args, tuple) and any(isinstance(a, _MESSAGES) for a in record.args):
+            record.args = tuple(
+                _MessageWithoutArguments(a) if isinstance(a, _MESSAGES) else a for a in record.args
+            )
+        return record
+
+    factory.redacts_messages = True  # type: ignore[attr-defined]
+    return factory
+
+
+def redact_message_arguments() -> None:
+    """Make every log record show Dramatiq messages as ``actor[id]``.
+
+    Dramatiq logs failures as "Failed to process message actor(args, kwargs)", which would put
+    chat text and other personal data into logs and, through Sentry's logging breadcrumbs, into
+    Sentry. A record factory sees every record, whichever logger or handler it goes to.
+    """
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "redacts_messages", False):
+        logging.setLogRecordFactory(_redacting_factory(current))
 
 
 def configure_logging(settings: Settings) -> None:

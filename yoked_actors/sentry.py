@@ -1,6 +1,7 @@
 """Sentry error tracking, initialised before the broker so the Dramatiq integration hooks it.
 
-Nothing personal leaves the process: no default PII, no local variables, and ``scrub_event``
+Nothing personal leaves the process: ``data_collection`` turns off user info, bodies, query
+data, queue payloads and frame variables, and ``scrub_event``
 removes actor arguments (which carry chat text, for one) from every event before it is sent.
 """
 
@@ -47,9 +48,14 @@ def init_sentry(settings: Settings) -> bool:
         dsn=settings.sentry_dsn,
         environment=settings.environment,
         release=f"yoked-actors@{__version__}",
-        send_default_pii=False,
-        include_local_variables=False,
-        max_request_body_size="never",
+        # Collect nothing about users, bodies, queries, queue payloads or frame variables.
+        data_collection={
+            "user_info": False,
+            "http_bodies": [],
+            "database_query_data": False,
+            "queues": False,
+            "stack_frame_variables": False,
+        },
         before_send=scrub_event,  # type: ignore[arg-type]
         integrations=[DramatiqIntegration(), LoggingIntegration(event_level=None)],
     )

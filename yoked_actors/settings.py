@@ -75,7 +75,9 @@ def _read(
     try:
         return parse(raw.strip())
     except ValueError as error:
-        raise SettingsError(f"{name}={raw!r} is invalid ({error}); example: {name}={example}") from None
+        raise SettingsError(
+            f"{name}={raw!r} is invalid ({error}); example: {name}={example}"
+        ) from None
 
 
 def _positive_int(raw: str) -> int:
@@ -133,21 +135,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     return Settings(
         database_url=_read(
-            env, "DATABASE_URL", _database_url, None,
+            env,
+            "DATABASE_URL",
+            _database_url,
+            None,
             "postgresql+psycopg://yoked:secret@localhost:5432/yoked",
         ),
         rabbitmq_url=_read(
             env, "RABBITMQ_URL", _amqp_url, None, "amqp://yoked:secret@localhost:5672/"
         ),
         sentry_dsn=_read(env, "SENTRY_DSN", _url, None, "https://key@o0.ingest.example/1"),
-        environment=_read(
-            env, "YOKED_ENV", _one_of(*ENVIRONMENTS), "development", "production"
-        ),
+        environment=_read(env, "YOKED_ENV", _one_of(*ENVIRONMENTS), "development", "production"),
         worker_processes=_read(env, "WORKER_PROCESSES", _positive_int, 2, "2"),
         worker_threads=_read(env, "WORKER_THREADS", _positive_int, 8, "8"),
-        statement_timeout_ms=_read(
-            env, "STATEMENT_TIMEOUT_MS", _positive_int, 30_000, "30000"
-        ),
+        statement_timeout_ms=_read(env, "STATEMENT_TIMEOUT_MS", _positive_int, 30_000, "30000"),
         db_pool_size=_read(env, "DB_POOL_SIZE", _positive_int, 10, "10"),
         log_level=_read(
             env, "LOG_LEVEL", _one_of("debug", "info", "warning", "error"), "info", "info"

@@ -25,7 +25,7 @@ def parse_json_object(raw: str, *, option: str = "--json") -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise BadInput(f"{option} is not valid JSON: {error.msg} at column {error.colno}") from None
     if not isinstance(value, dict):
-        raise BadInput(f"{option} must be a JSON object, like '{{\"key\": \"value\"}}'")
+        raise BadInput(f'{option} must be a JSON object, like \'{{"key": "value"}}\'')
     return value
 
 
@@ -40,5 +40,3 @@ def reported_errors() -> Iterator[None]:
 
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
-
-

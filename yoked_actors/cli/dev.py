@@ -11,7 +11,9 @@ from yoked_actors.settings import get_settings
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Seed, run one cycle of every job, print a summary, exit.")
+@click.option(
+    "--once", is_flag=True, help="Seed, run one cycle of every job, print a summary, exit."
+)
 @click.option("--seed", is_flag=True, help="Load the demo data set (idempotent).")
 @click.option("--threads", default=4, show_default=True, help="Worker threads in this process.")
 def dev(once: bool, seed: bool, threads: int) -> None:

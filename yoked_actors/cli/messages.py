@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from yoked_actors.cli.common import parse_json_object, print_json, reported_errors
+from yoked_actors.jobs import Job
 from yoked_actors.settings import get_settings
 
 
-def _load_job(actor: str):  # type: ignore[no-untyped-def]
+def _load_job(actor: str) -> Job[Any]:
     from yoked_actors.actors import load_actors
     from yoked_actors.broker import setup_broker
     from yoked_actors.jobs import get_job
@@ -20,7 +23,9 @@ def _load_job(actor: str):  # type: ignore[no-untyped-def]
 
 @click.command()
 @click.argument("actor")
-@click.option("--json", "payload", default="{}", show_default=True, help="The payload, a JSON object.")
+@click.option(
+    "--json", "payload", default="{}", show_default=True, help="The payload, a JSON object."
+)
 @click.option("--delay", type=int, help="Deliver after this many milliseconds.")
 def send(actor: str, payload: str, delay: int | None) -> None:
     """Validate a payload and enqueue it for ACTOR; print the message id.
@@ -39,7 +44,9 @@ def send(actor: str, payload: str, delay: int | None) -> None:
 
 @click.command()
 @click.argument("actor")
-@click.option("--json", "payload", default="{}", show_default=True, help="The payload, a JSON object.")
+@click.option(
+    "--json", "payload", default="{}", show_default=True, help="The payload, a JSON object."
+)
 def run(actor: str, payload: str) -> None:
     """Run ACTOR synchronously in this process and print its result (operators, debugging).
 

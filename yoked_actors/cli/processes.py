@@ -18,7 +18,10 @@ ENTRYPOINT = "yoked_actors.entrypoint"
 @click.option("--queues", "-Q", multiple=True, help="Consume only these queues (repeatable).")
 @click.argument("dramatiq_args", nargs=-1, type=click.UNPROCESSED)
 def worker(
-    processes: int | None, threads: int | None, queues: tuple[str, ...], dramatiq_args: tuple[str, ...]
+    processes: int | None,
+    threads: int | None,
+    queues: tuple[str, ...],
+    dramatiq_args: tuple[str, ...],
 ) -> None:
     """Run Dramatiq workers over every actor module.
 
@@ -35,8 +38,10 @@ def worker(
         settings.require_rabbitmq_url()
     argv = [
         ENTRYPOINT,
-        "--processes", str(processes or settings.worker_processes),
-        "--threads", str(threads or settings.worker_threads),
+        "--processes",
+        str(processes or settings.worker_processes),
+        "--threads",
+        str(threads or settings.worker_threads),
     ]
     if queues:
         argv += ["--queues", *queues]

@@ -38,8 +38,18 @@ NOTIFICATION_STATUSES = ("pending", "sent", "deferred", "dropped")
 
 #: The fixed vocabulary of `users.goals`.
 GOALS = (
-    "strength", "hypertrophy", "powerlifting", "weight_loss", "endurance", "mobility",
-    "calisthenics", "crossfit", "running", "yoga", "climbing", "boxing",
+    "strength",
+    "hypertrophy",
+    "powerlifting",
+    "weight_loss",
+    "endurance",
+    "mobility",
+    "calisthenics",
+    "crossfit",
+    "running",
+    "yoga",
+    "climbing",
+    "boxing",
 )
 
 
@@ -52,9 +62,11 @@ class User(Base):
     __table_args__ = (
         CheckConstraint(_in("status", USER_STATUSES), name="status"),
         CheckConstraint("level BETWEEN 1 AND 5", name="level"),
-        Index("ix_users_timezone_active", "timezone", postgresql_where=text(
-            "status = 'active' AND deleted_at IS NULL"
-        )),
+        Index(
+            "ix_users_timezone_active",
+            "timezone",
+            postgresql_where=text("status = 'active' AND deleted_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
@@ -107,8 +119,11 @@ class MatchOffer(Base):
         CheckConstraint(_in("status", OFFER_STATUSES), name="status"),
         Index("ix_match_offers_user_b", "user_b_id", "local_date"),
         Index("ix_match_offers_created_at", "created_at"),
-        Index("ix_match_offers_pending_expiry", "expires_at",
-              postgresql_where=text("status = 'pending'")),
+        Index(
+            "ix_match_offers_pending_expiry",
+            "expires_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -153,8 +168,11 @@ class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         CheckConstraint(_in("status", NOTIFICATION_STATUSES), name="status"),
-        Index("ix_notifications_pending", "created_at",
-              postgresql_where=text("status IN ('pending', 'deferred')")),
+        Index(
+            "ix_notifications_pending",
+            "created_at",
+            postgresql_where=text("status IN ('pending', 'deferred')"),
+        ),
         Index("ix_notifications_user", "user_id", "created_at"),
     )
 
