@@ -142,3 +142,24 @@ def test_send_time_validation_names_the_field_and_never_quotes_the_value() -> No
         JOBS["system.ping"].validate({"note": "x" * 500})
     assert "note" in str(caught.value)
     assert "xxxxx" not in str(caught.value)
+
+
+def test_yoked_worker_process_consumes_and_stops_cleanly_on_sigterm(
+    rabbitmq_broker,
+    service_env: dict[str, str],  # type: ignore[no-untyped-def]
+) -> None:
+    process = subprocess.Popen(
+        [*YOKED, "worker", "--processes", "1", "--threads", "2"],
+        env=service_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        JOBS["system.ping"].send({"note": "worker-process"})
+        rows = wait_for(lambda: pings("worker-process"), timeout=60)
+        assert len(rows) == 1
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
