@@ -184,6 +184,11 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     status: Mapped[str] = mapped_column(Text, server_default="pending")
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Added by the notification batching (migration 0700, docs/notifications.md): when a
+    # deferred row is due, why a row was dropped or deferred, and the digest that claimed it.
+    deliver_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    digest_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
 
 
 class PushToken(Base):
