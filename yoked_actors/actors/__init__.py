@@ -10,6 +10,7 @@ import importlib
 
 ACTOR_MODULES: tuple[str, ...] = (
     "yoked_actors.actors.system",
+    "yoked_actors.actors.notifications",
 )
 
 

@@ -1,0 +1,62 @@
+"""`notifications.send_batches` (every 5 minutes) and `notifications.poll_receipts`.
+
+``send_batches`` turns what each user has pending into at most one push per run (digest, quiet
+hours in the user's timezone, daily cap) and sends it through the provider the settings choose
+(``PUSH_PROVIDER``: Expo, or a log-only provider in development). ``poll_receipts`` asks Expo
+for receipts of tickets older than 15 minutes. Both are idempotent and safe to run concurrently
+or twice: see :mod:`yoked_actors.notifications.batching` and docs/notifications.md.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from yoked_actors.jobs import NoPayload, job
+from yoked_actors.notifications import batching
+from yoked_actors.notifications.expo import PushProvider, make_provider
+from yoked_actors.queues import Queue
+
+_provider: PushProvider | None = None
+_provider_lock = threading.Lock()
+
+
+def provider() -> PushProvider:
+    """The process's push provider, built once from the environment (its HTTP pool is shared
+    by every job thread)."""
+    global _provider
+    with _provider_lock:
+        if _provider is None:
+            _provider = make_provider()
+        return _provider
+
+
+@job(
+    "notifications.send_batches",
+    queue=Queue.NOTIFICATIONS,
+    payload=NoPayload,
+    # The next scheduled run is 5 minutes away; a couple of quick retries cover a database blip.
+    max_retries=2,
+    min_backoff=5_000,
+    max_backoff=30_000,
+    # A run stops starting work after BatchOptions.run_seconds (240 s); HTTP calls are bounded by
+    # EXPO_TIMEOUT_MS, SQL by statement_timeout.
+    time_limit=300_000,
+)
+def send_batches(payload: NoPayload) -> dict[str, int]:
+    """Claim, collapse and push pending notifications. Never sends one notification twice;
+    what the rate limit or an outage leaves over stays pending for the next run."""
+    return batching.send_batches(provider())
+
+
+@job(
+    "notifications.poll_receipts",
+    queue=Queue.NOTIFICATIONS,
+    payload=NoPayload,
+    max_retries=2,
+    min_backoff=5_000,
+    max_backoff=30_000,
+    time_limit=300_000,
+)
+def poll_receipts(payload: NoPayload) -> dict[str, int]:
+    """Record receipts of tickets older than 15 minutes; deactivate DeviceNotRegistered tokens."""
+    return batching.poll_receipts(provider())
