@@ -79,8 +79,8 @@ class FakeExpo:
     @property
     def url(self) -> str:
         assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def start(self, port: int = 0) -> FakeExpo:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))

@@ -296,7 +296,7 @@ def test_rows_that_no_longer_apply_are_dropped_with_their_reason(
     rows.notify(suspended, "daily_matches")
     rows.notify(deleted, "daily_matches")
     rows.notify(user, "new_message", sender_id=str(pest))
-    rows.notify(user, "new_message", **{"from": str(pest)})
+    rows.notify(user, "new_message", **{"from": str(pest)})  # type: ignore[arg-type]
     rows.notify(user, "daily_matches", age_minutes=25 * 60)
     kept = rows.notify(user, "offer_accepted")
 
