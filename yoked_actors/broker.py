@@ -19,7 +19,6 @@ from dramatiq.middleware import (
     Callbacks,
     CurrentMessage,
     Pipelines,
-    Retries,
     ShutdownNotifications,
     TimeLimit,
 )
@@ -27,6 +26,9 @@ from periodiq import PeriodiqMiddleware
 
 from yoked_actors.jobs import DEFAULT_MAX_BACKOFF_MS, DEFAULT_MAX_RETRIES, DEFAULT_MIN_BACKOFF_MS
 from yoked_actors.middleware.database import DatabaseLifecycle
+from yoked_actors.middleware.idempotency import Idempotency
+from yoked_actors.middleware.retry_policy import RetryPolicy
+from yoked_actors.middleware.run_history import RunHistory
 from yoked_actors.settings import Settings, get_settings
 
 #: AMQP connection defaults, unless the URL sets them. A heartbeat lets both sides notice a dead
@@ -64,12 +66,19 @@ def middleware_stack(settings: Settings, *, metrics: bool = False) -> list[Middl
         ShutdownNotifications(notify_shutdown=True),
         # -- Resources.
         DatabaseLifecycle(),
+        # -- Record keeping: RunHistory before Idempotency (a skip is recorded with its reason)
+        #    and before RetryPolicy (after-hooks run in reverse order, so it sees whether the
+        #    message was failed or scheduled for another attempt). Both only buffer / read:
+        #    run history is written in batches by a background thread.
+        RunHistory(enabled=settings.database_url is not None),
+        Idempotency(),
         # -- Composition.
         Callbacks(),
         Pipelines(),
-        # -- Failure policy: a few short retries, never Dramatiq's month; PermanentError is
-        #    declared as `throws` on every job and is dead-lettered without retrying.
-        Retries(
+        # -- Failure policy: transient errors (database, network, timeouts) retried soon with a
+        #    capped backoff; other errors a few times, slower; PermanentError dead-lettered at
+        #    once. Never Dramatiq's month (middleware/retry_policy.py).
+        RetryPolicy(
             max_retries=DEFAULT_MAX_RETRIES,
             min_backoff=DEFAULT_MIN_BACKOFF_MS,
             max_backoff=DEFAULT_MAX_BACKOFF_MS,

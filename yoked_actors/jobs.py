@@ -99,10 +99,21 @@ class Job(Generic[P]):
         return self.actor.message_with_options(kwargs=payload.model_dump(mode="json"), **options)
 
     def send(
-        self, data: Mapping[str, Any] | P, *, delay: int | None = None, **options: Any
+        self,
+        data: Mapping[str, Any] | P,
+        *,
+        delay: int | None = None,
+        idempotency_key: str | None = None,
+        **options: Any,
     ) -> dramatiq.Message[Any]:
         """Validate and enqueue (after ``delay`` ms). Raises PayloadError, nothing enqueued,
-        if the payload is bad."""
+        if the payload is bad.
+
+        With ``idempotency_key``, a run whose key already succeeded is skipped
+        (``yoked_actors.middleware.idempotency``).
+        """
+        if idempotency_key is not None:
+            options["idempotency_key"] = idempotency_key
         message = self.message(data, **options)
         return self.actor.broker.enqueue(message, delay=delay)
 
