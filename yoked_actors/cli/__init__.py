@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from yoked_actors.cli import database, dev, messages, processes
+from yoked_actors.cli import database, dev, messages, outbox, processes, runs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,3 +22,5 @@ main.add_command(database.db)
 main.add_command(messages.send)
 main.add_command(messages.run)
 main.add_command(dev.dev)
+main.add_command(runs.runs)
+main.add_command(outbox.outbox)

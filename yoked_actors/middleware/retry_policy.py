@@ -112,19 +112,23 @@ class RetryPolicy(Retries):
         message.options["requeue_timestamp"] = int(time.time() * 1000)
 
         if is_transient(exception):
-            limit = self._option(message, actor, "transient_max_retries", self.transient[
-                "transient_max_retries"])
-            factor = self._option(message, actor, "transient_min_backoff", self.transient[
-                "transient_min_backoff"])
-            cap = self._option(message, actor, "transient_max_backoff", self.transient[
-                "transient_max_backoff"])
+            limit = self._option(
+                message, actor, "transient_max_retries", self.transient["transient_max_retries"]
+            )
+            factor = self._option(
+                message, actor, "transient_min_backoff", self.transient["transient_min_backoff"]
+            )
+            cap = self._option(
+                message, actor, "transient_max_backoff", self.transient["transient_max_backoff"]
+            )
         else:
             limit = self._option(message, actor, "max_retries", self.max_retries)
             factor = self._option(message, actor, "min_backoff", self.min_backoff)
             cap = self._option(message, actor, "max_backoff", self.max_backoff)
         if retries >= limit:
             self.logger.warning(
-                "Retries exceeded for message %r (%s).", message.message_id,
+                "Retries exceeded for message %r (%s).",
+                message.message_id,
                 type(exception).__name__,
             )
             message.fail()

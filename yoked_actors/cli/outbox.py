@@ -1,0 +1,84 @@
+"""`yoked outbox`: the relay that publishes outbox rows, and a status summary."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import click
+
+from yoked_actors.cli.common import print_json, reported_errors
+from yoked_actors.settings import get_settings
+
+
+@click.group()
+def outbox() -> None:
+    """The transactional outbox: rows producers insert in their own transaction."""
+
+
+@outbox.command()
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(0.1, 300),
+    default=5.0,
+    show_default=True,
+    help="Seconds between polls when no NOTIFY arrives.",
+)
+@click.option("--once", is_flag=True, help="Publish what is pending now, then exit.")
+def relay(batch_size: int, poll_interval: float, once: bool) -> None:
+    """Publish pending outbox rows to RabbitMQ (with confirms) and mark them sent.
+
+    Runs until SIGTERM / SIGINT. Several relays may run at once: rows are claimed with
+    FOR UPDATE SKIP LOCKED, so none is published twice.
+    """
+    from yoked_actors.actors import load_actors
+    from yoked_actors.broker import setup_broker
+    from yoked_actors.logs import configure_logging
+    from yoked_actors.outbox import Relay, relay_once
+
+    with reported_errors():
+        settings = get_settings()
+        settings.require_database_url()
+        settings.require_rabbitmq_url()
+    configure_logging(settings)
+    setup_broker(settings)
+    load_actors()
+    if once:
+        total = 0
+        while True:
+            result = relay_once(batch_size)
+            total += result.sent
+            if result.broker_error or result.claimed < batch_size:
+                break
+        click.echo(f"{total} sent")
+        if result.broker_error:
+            raise click.ClickException(f"broker unavailable: {result.broker_error}")
+        return
+    runner = Relay(batch_size=batch_size, poll_interval_s=poll_interval)
+
+    def stop(*_: Any) -> None:
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    totals = runner.run()
+    click.echo(f"outbox relay stopped: {totals.sent} sent, {totals.failed} failed")
+
+
+@outbox.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool) -> None:
+    """Pending, sent and failed rows, and the age of the oldest pending one."""
+    from yoked_actors.db import session_scope
+    from yoked_actors.outbox import outbox_status
+
+    with reported_errors():
+        get_settings().require_database_url()
+    with session_scope() as session:
+        summary = outbox_status(session)
+    if as_json:
+        print_json(summary)
+    else:
+        for key, value in summary.items():
+            click.echo(f"{key}: {value if value is not None else '-'}")
