@@ -11,6 +11,7 @@ import importlib
 ACTOR_MODULES: tuple[str, ...] = (
     "yoked_actors.actors.system",
     "yoked_actors.actors.notifications",
+    "yoked_actors.actors.maintenance",
 )
 
 
