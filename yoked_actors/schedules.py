@@ -25,4 +25,6 @@ class Schedule:
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
-SCHEDULES: tuple[Schedule, ...] = ()
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule(name="prune-runs", cron="17 3 * * *", actor_name="maintenance.prune_runs"),
+)
