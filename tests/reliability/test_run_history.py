@@ -1,0 +1,100 @@
+"""Run history, idempotency and the retry policy, through the real RabbitMQ broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dramatiq import Worker
+from reliability_support import effects, runs_by_id, wait_until
+from sqlalchemy import exc as sa_exc
+
+from yoked_actors.errors import PayloadError
+from yoked_actors.middleware.retry_policy import is_transient
+from yoked_actors.middleware.run_history import STATUS_RANK, RunRecorder
+
+
+def _status(message_id: str) -> str | None:
+    row = runs_by_id().get(message_id)
+    return row["status"] if row else None
+
+
+def test_each_run_is_recorded_with_its_outcome(effect: Any, effect_worker: Worker) -> None:
+    ok = effect.send({"key": "ok"})
+    flaky = effect.send({"key": "flaky", "fail": "transient_once"})
+    missing = effect.send({"key": "gone", "fail": "permanent"})
+
+    wait_until(lambda: _status(ok.message_id) == "succeeded")
+    wait_until(lambda: _status(flaky.message_id) == "succeeded")
+    wait_until(lambda: _status(missing.message_id) == "failed")
+
+    runs = runs_by_id()
+    assert runs[ok.message_id]["attempts"] == 1
+    assert runs[ok.message_id]["enqueued_at"] <= runs[ok.message_id]["started_at"]
+    assert runs[ok.message_id]["duration_ms"] >= 0
+    assert runs[ok.message_id]["payload"] is None  # kept for failed runs only
+    # A transient error is retried, and the run keeps its last error.
+    assert runs[flaky.message_id]["attempts"] == 2
+    assert runs[flaky.message_id]["error_type"] == "OperationalError(ConnectionError)"
+    # A permanent error is not retried; the reason and the payload (for replay) are kept.
+    failed = runs[missing.message_id]
+    assert failed["attempts"] == 1
+    assert failed["error_type"] == "NotFoundError"
+    assert failed["error_message"] == "thing gone does not exist"
+    assert failed["payload"] == {"kwargs": {"key": "gone", "fail": "permanent"}}
+    assert effects() == {"ok": 1, "flaky": 1}
+
+
+def test_a_key_that_already_succeeded_is_skipped(effect: Any, effect_worker: Worker) -> None:
+    first = effect.send({"key": "once"}, idempotency_key="order-7")
+    wait_until(lambda: _status(first.message_id) == "succeeded")
+    again = effect.send({"key": "once"}, idempotency_key="order-7")
+    wait_until(lambda: _status(again.message_id) == "skipped")
+
+    assert "already done" in runs_by_id()[again.message_id]["error_message"]
+    assert effects() == {"once": 1}
+
+
+def test_a_redelivered_message_changes_nothing(effect: Any, effect_worker: Worker) -> None:
+    # The same message delivered twice (as after a worker crash): claim_once in the job's own
+    # transaction sees the first delivery's mark and writes nothing.
+    message = effect.message({"key": "dup"})
+    effect.actor.broker.enqueue(message)
+    effect.actor.broker.enqueue(message)
+    wait_until(lambda: effects() == {"dup": 1} and _status(message.message_id) == "skipped")
+    assert effects() == {"dup": 1}
+
+
+def test_out_of_order_flushes_never_move_a_run_backwards(clean_db: str) -> None:
+    recorder = RunRecorder()
+    base = {"actor": "a.b", "queue": "default", "enqueued_at": 1_700_000_000.0}
+
+    def event(status: str, attempts: int, **extra: Any) -> dict[str, Any]:
+        return {
+            **base,
+            "status": status,
+            "status_rank": STATUS_RANK[status],
+            "attempts": attempts,
+            **extra,
+        }
+
+    recorder.record("m1", event("succeeded", 2, finished_at=1_700_000_002.0, duration_ms=5))
+    recorder.flush()
+    # Late events of earlier attempts, flushed by another process afterwards.
+    recorder.record("m1", event("running", 2, started_at=1_700_000_001.0))
+    recorder.record("m2", event("queued", 0))
+    recorder.flush()
+    recorder.record("m1", event("retrying", 1, error_type="OperationalError"))
+    recorder.flush()
+
+    row = runs_by_id()["m1"]
+    assert (row["status"], row["attempts"], row["duration_ms"]) == ("succeeded", 2, 5)
+    assert row["started_at"] is not None  # filled in by the late event, status untouched
+    assert runs_by_id()["m2"]["status"] == "queued"
+
+
+def test_transient_and_permanent_errors_are_told_apart() -> None:
+    outage = sa_exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+    assert is_transient(outage)
+    assert is_transient(TimeoutError())
+    assert not is_transient(PayloadError("x: field required"))
+    assert not is_transient(KeyError("bug"))
