@@ -31,7 +31,13 @@ from fault_support import (
     worker_process,
 )
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.faults,
+    pytest.mark.timeout(240),
+    # Connections to a server stopped on purpose die unclosed and are collected later.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+]
 
 #: How long scenario 3 keeps PostgreSQL down (the issue asks ~30 s; this keeps the suite short
 #: while lasting longer than any single backoff step).

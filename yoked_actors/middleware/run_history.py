@@ -1,7 +1,8 @@
 """Run history: one ``job_runs`` row per message, written off the hot path.
 
 A hook never talks to the database: it merges the event into an in-memory buffer keyed by
-message id (so a fast job's "running" and "succeeded" become one row), and a background thread
+message id (a job still running at flush time is written as "running"; a faster one is written
+once, finished), and a background thread
 flushes the buffer every :data:`FLUSH_INTERVAL_S` or :data:`FLUSH_ROWS` rows with one multi-row
 upsert. The upsert only moves a row forwards: events are ordered by (attempt, status rank), so a
 batch flushed late, by another process, never regresses a row (see :data:`STATUS_RANK`).
@@ -25,7 +26,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,9 +173,23 @@ class RunRecorder:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._pending: dict[str, dict[str, Any]] = {}
+        #: Runs started and not finished: written as "running" only if still in flight at
+        #: flush time, so a job shorter than the flush interval costs one row write, not two.
+        self._in_flight: dict[str, Callable[[], dict[str, Any]]] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopping = False
+
+    def started(self, message_id: str, event: Callable[[], dict[str, Any]]) -> None:
+        """A run started; ``event()`` builds its "running" event if a flush finds it going."""
+        if self._pid != os.getpid():
+            self._reset()
+        self._in_flight[message_id] = event
+        if self._thread is None:
+            self._start()
+
+    def finished(self, message_id: str) -> None:
+        self._in_flight.pop(message_id, None)
 
     def record(self, message_id: str, event: dict[str, Any]) -> None:
         """Merge one event into the buffer; the flusher thread writes it soon."""
@@ -235,6 +250,12 @@ class RunRecorder:
         with self._flush_lock:
             with self._lock:
                 batch, self._pending = self._pending, {}
+            for message_id, build in list(self._in_flight.items()):
+                event = build()
+                event["message_id"] = message_id
+                batch[message_id] = (
+                    event if message_id not in batch else merge_events(event, batch[message_id])
+                )
             if not batch:
                 return 0
             try:
@@ -405,9 +426,13 @@ class RunHistory(Middleware):
         started = time.time()
         _current.run = (message.message_id, attempt, started)
         _current.skip_reason = None
-        event = self._base(message, "running", attempt)
-        event["started_at"] = started
-        self.recorder.record(message.message_id, event)
+
+        def running() -> dict[str, Any]:
+            event = self._base(message, "running", attempt)
+            event["started_at"] = started
+            return event
+
+        self.recorder.started(message.message_id, running)
 
     def _finish(
         self, message: Any, status: str, error: BaseException | None, reason: str | None = None
@@ -430,6 +455,7 @@ class RunHistory(Middleware):
         if status in REPLAYABLE:
             event["payload"] = _keepable_payload(message.kwargs, message.args)
         self.recorder.record(message.message_id, event)
+        self.recorder.finished(message.message_id)
         _current.run = None
         _current.finished = message.message_id
 
