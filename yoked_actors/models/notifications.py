@@ -28,7 +28,6 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yoked_actors.db import Base
-from yoked_actors.models.contract import Notification
 
 DELIVERY_STATES = ("sending", "sent", "failed", "carried", "unknown")
 
@@ -40,7 +39,6 @@ class NotificationDelivery(Base):
             "state IN (" + ", ".join(f"'{s}'" for s in DELIVERY_STATES) + ")", name="state"
         ),
         Index("ix_notification_deliveries_user", "user_id", "created_at"),
-        Index("ix_notification_deliveries_digest", "digest_id"),
         Index("ix_notification_deliveries_sending", "created_at",
               postgresql_where=text("state = 'sending'")),
         Index("ix_notification_deliveries_awaiting_receipt", "sent_at",
@@ -68,11 +66,3 @@ class NotificationDelivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-
-# Notifications claimed by a digest whose push is in flight: looked up by digest when its
-# result is recorded, and by the sweep of deliveries stuck in `sending`.
-Index(
-    "ix_notifications_in_flight",
-    Notification.digest_id,
-    postgresql_where=text("digest_id IS NOT NULL AND status = 'pending'"),
-)

@@ -19,10 +19,6 @@ def upgrade() -> None:
     op.add_column("notifications", sa.Column("deliver_after", sa.DateTime(timezone=True)))
     op.add_column("notifications", sa.Column("status_reason", sa.Text()))
     op.add_column("notifications", sa.Column("digest_id", sa.UUID()))
-    op.create_index(
-        "ix_notifications_in_flight", "notifications", ["digest_id"],
-        postgresql_where=sa.text("digest_id IS NOT NULL AND status = 'pending'"),
-    )
     op.create_table(
         "notification_deliveries",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
@@ -57,7 +53,6 @@ def upgrade() -> None:
     op.create_index(
         "ix_notification_deliveries_user", "notification_deliveries", ["user_id", "created_at"]
     )
-    op.create_index("ix_notification_deliveries_digest", "notification_deliveries", ["digest_id"])
     op.create_index(
         "ix_notification_deliveries_sending", "notification_deliveries", ["created_at"],
         postgresql_where=sa.text("state = 'sending'"),
@@ -70,7 +65,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("notification_deliveries")
-    op.drop_index("ix_notifications_in_flight", table_name="notifications")
     op.drop_column("notifications", "digest_id")
     op.drop_column("notifications", "status_reason")
     op.drop_column("notifications", "deliver_after")
