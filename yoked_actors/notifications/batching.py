@@ -67,6 +67,7 @@ RECEIPT_RETENTION = timedelta(hours=24)
 RECEIPTS_PAGE = 1_000
 #: How long a claimer waits when another holds every user it was about to claim.
 CONTENDED_PAUSE_S = 0.02
+MAX_CONTENDED_CHUNKS = 50
 
 
 def utcnow() -> datetime:
@@ -109,7 +110,7 @@ class _Chunk:
     tokens: dict[int, str] = field(default_factory=dict)
     #: Fewer claimable rows than a chunk were left: nothing more for this run.
     exhausted: bool = False
-    #: Every user of the chunk was locked by another claimer: try again shortly.
+    #: Some users or rows of the chunk were held by another claimer: try again shortly.
     contended: bool = False
 
 
@@ -143,12 +144,19 @@ class _Run:
         with ThreadPoolExecutor(1, thread_name_prefix="notify-push") as sender:
             in_flight: Future[Counter[str]] | None = None
             exhausted = False
+            idle = 0
             while not exhausted and not self.stop.is_set() and time.monotonic() < self.deadline:
                 chunk = _claim(self.clock(), self.options, self.pushed)
                 counts.update(chunk.counts)
                 exhausted = chunk.exhausted
-                if chunk.contended:
-                    time.sleep(CONTENDED_PAUSE_S)  # the other claimer commits in milliseconds
+                if chunk.contended and not chunk.counts["claimed"]:
+                    # Another claimer holds what is left; it commits in milliseconds. Rows a
+                    # long transaction keeps locked are left for the next run.
+                    idle += 1
+                    exhausted = idle > MAX_CONTENDED_CHUNKS
+                    time.sleep(CONTENDED_PAUSE_S)
+                else:
+                    idle = 0
                 if in_flight is not None:
                     counts.update(in_flight.result())
                     in_flight = None
@@ -245,8 +253,10 @@ def _claim(now: datetime, options: BatchOptions, pushed: set[UUID]) -> _Chunk:
             chunk.exhausted = True
             return chunk
         recipients = _lock_recipients(session, users, now, chunk.tokens)
+        # Users another claimer holds right now are skipped; they must not end the run.
+        chunk.contended = len(recipients) < len(users)
         if not recipients:
-            chunk.contended = True  # another claimer holds them all right now
+            chunk.exhausted = False
             return chunk
         rows = [
             PendingNotification(
@@ -276,6 +286,9 @@ def _claim(now: datetime, options: BatchOptions, pushed: set[UUID]) -> _Chunk:
         for user_id, count in claimable:
             if count != len(by_user[user_id]):
                 del by_user[user_id]  # straddled: its rows go together in a later chunk
+                chunk.contended = True
+        if chunk.contended:
+            chunk.exhausted = False
         rows = [row for user_rows in by_user.values() for row in user_rows]
         plans = {
             user_id: plan_user(
