@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -35,9 +36,19 @@ HERE = Path(__file__).resolve().parent
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now, below the ephemeral range, so that no client connection elsewhere on
+    the machine takes it while a private server is down between a stop and a start."""
+    for _ in range(100):
+        port = random.randrange(20_000, 30_000)
+        if port in (25672, 25673):  # the shared RabbitMQ's distribution ports
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 30000")
 
 
 def plain(url: str) -> str:
@@ -96,16 +107,35 @@ class PrivateRabbit:
             return False
 
     def start(self) -> None:
-        log = open(self.root / "server.out", "ab")  # noqa: SIM115  (the child keeps it)
-        self.process = subprocess.Popen(
-            ["rabbitmq-server"], env=self.env, stdout=log, stderr=log, start_new_session=True
-        )
-        wait_until(self._accepting, 90, "private RabbitMQ start")
+        # A node that exits at once (its name still registered after a stop, a port taken
+        # meanwhile) is started again: up to three tries.
+        for _ in range(3):
+            log = open(self.root / "server.out", "ab")  # noqa: SIM115  (the child keeps it)
+            self.process = subprocess.Popen(
+                ["rabbitmq-server"], env=self.env, stdout=log, stderr=log, start_new_session=True
+            )
+            process = self.process
+            try:
+                wait_until(
+                    lambda p=process: self._accepting() or p.poll() is not None,  # type: ignore[misc]
+                    90,
+                    "private RabbitMQ start",
+                )
+            except AssertionError:
+                break
+            if self._accepting():
+                return
+            time.sleep(2)
+        logs = [self.root / "server.out", *sorted((self.root / "log").glob("*.log"))]
+        tails = "\n".join(p.read_text(errors="replace")[-1500:] for p in logs if p.exists())
+        raise AssertionError(f"private RabbitMQ did not start:\n{tails}")
 
     def stop(self) -> None:
         subprocess.run(
             ["rabbitmqctl", "-q", "-n", self.node, "stop"], capture_output=True, timeout=60
         )
+        # The node must be gone (its name unregistered) before it can start again.
+        wait_until(lambda: not self._accepting(), 30, "private RabbitMQ stop")
         if self.process is not None:
             try:
                 self.process.wait(timeout=30)
