@@ -9,16 +9,13 @@ from __future__ import annotations
 import time
 
 from dramatiq.middleware import CurrentMessage
+from fault_support import FAULT_JOB, FAULT_QUEUE
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from yoked_actors.db import session_scope
 from yoked_actors.jobs import job
 from yoked_actors.middleware.idempotency import claim_once
-from yoked_actors.queues import Queue
-
-FAULT_JOB = "faults.effect"
-FAULT_QUEUE = str(Queue.DEFAULT)
 
 
 class FaultPayload(BaseModel):

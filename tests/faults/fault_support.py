@@ -27,9 +27,14 @@ from typing import Any
 import psycopg
 from dramatiq import Message
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from fault_actors import FAULT_JOB, FAULT_QUEUE
 
 from yoked_actors import migrate
+from yoked_actors.queues import Queue
+
+#: The job the worker processes run (fault_actors.py). The tests publish it as raw messages and
+#: never declare it in their own process.
+FAULT_JOB = "faults.effect"
+FAULT_QUEUE = str(Queue.DEFAULT)
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

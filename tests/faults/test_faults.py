@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pika
 import pytest
-from fault_actors import FAULT_JOB, FAULT_QUEUE
 from fault_support import (
+    FAULT_JOB,
+    FAULT_QUEUE,
     PrivatePostgres,
     Report,
     create_effects_table,

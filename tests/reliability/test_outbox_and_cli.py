@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from yoked_actors import db
 from yoked_actors.actors.maintenance import PrunePayload, prune_runs
+from yoked_actors.broker import use_broker
 from yoked_actors.db import session_scope
 from yoked_actors.outbox import Relay, add_to_outbox, outbox_status, relay_once
 from yoked_actors.runs import replay_run, replayable_runs
@@ -165,3 +166,30 @@ def test_prune_keeps_recent_runs_and_pending_outbox_rows(clean_db: str) -> None:
     }
     assert set(runs_by_id()) == {"new"}
     assert prune_runs.run({})["runs"] == 0
+
+
+def test_rows_wait_while_the_broker_is_down_and_go_once_it_is_back(
+    effect: Any, rabbitmq_broker: RabbitmqBroker, database_url: str
+) -> None:
+    with session_scope() as session:
+        add_to_outbox(session, EFFECT_JOB, {"key": "during-outage"})
+    # A broker whose server is unreachable (nothing listens on port 1).
+    down = RabbitmqBroker(
+        url="amqp://guest:guest@127.0.0.1:1/?connection_attempts=1", confirm_delivery=True
+    )
+    use_broker(down)
+    try:
+        result = relay_once()
+    finally:
+        use_broker(rabbitmq_broker)
+        down.close()
+    assert result.broker_error is not None and result.sent == 0
+    with session_scope() as session:
+        assert outbox_status(session)["pending"] == 1
+        attempts, last_error = session.execute(
+            text("SELECT attempts, last_error FROM outbox")
+        ).one()
+    assert attempts == 1 and last_error  # the try is on record; the row is kept
+
+    assert relay_once().sent == 1
+    assert _queue_count(rabbitmq_broker, "default") == 1

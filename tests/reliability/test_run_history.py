@@ -10,7 +10,7 @@ from sqlalchemy import exc as sa_exc
 
 from yoked_actors.errors import PayloadError
 from yoked_actors.middleware.retry_policy import is_transient
-from yoked_actors.middleware.run_history import STATUS_RANK, RunRecorder
+from yoked_actors.middleware.run_history import STATUS_RANK, RunRecorder, describe_error
 
 
 def _status(message_id: str) -> str | None:
@@ -98,3 +98,16 @@ def test_transient_and_permanent_errors_are_told_apart() -> None:
     assert is_transient(TimeoutError())
     assert not is_transient(PayloadError("x: field required"))
     assert not is_transient(KeyError("bug"))
+
+
+def test_stored_errors_never_quote_sql_parameters() -> None:
+    # What a failed INSERT of a chat message raises: the SQL and its parameters (the text).
+    error = sa_exc.IntegrityError(
+        "INSERT INTO messages (content) VALUES (%(content)s)",
+        {"content": "call me at +1 555 0100"},
+        Exception('duplicate key value violates unique constraint "pk_messages"\nDETAIL: Key'),
+    )
+    kind, reason = describe_error(error)
+    assert kind == "IntegrityError(Exception)"
+    assert reason == 'duplicate key value violates unique constraint "pk_messages"'
+    assert "555" not in reason and "INSERT" not in reason
