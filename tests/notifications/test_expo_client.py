@@ -67,14 +67,18 @@ def test_receipts_are_fetched_1000_ids_a_request(fake_expo: FakeExpo, expo: Expo
         "error", "DeviceNotRegistered")
 
 
-def test_a_wrong_access_token_is_an_error_not_a_retry(fake_expo: FakeExpo) -> None:
+def test_a_wrong_access_token_is_not_retried_and_the_messages_are_carried(
+    fake_expo: FakeExpo,
+) -> None:
     client = ExpoPushClient(push_settings(fake_expo.url, access_token="wrong"))
     try:
-        results = client.send(messages(3))
+        results = client.send(messages(250))
     finally:
         client.close()
-    assert {(r.outcome, r.error) for r in results} == {("error", "UNAUTHORIZED")}
-    assert len(fake_expo.send_requests()) == 1
+    assert {(r.outcome, r.error) for r in results} == {("carried", "UNAUTHORIZED")}
+    assert {r.status for r in fake_expo.send_requests()} == {401}  # each request tried once
+    assert len(fake_expo.send_requests()) <= 3
+    assert fake_expo.accepted == []
 
 
 def test_an_unreachable_service_is_retried_then_carried() -> None:

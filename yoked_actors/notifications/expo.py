@@ -8,7 +8,8 @@ The Expo client (``PUSH_PROVIDER=expo``, the default when ``YOKED_ENV=production
   returned as ``carried`` (left for the next run), never sent late;
 - retries 429 and 5xx responses and connection failures with exponential backoff and jitter,
   honouring ``Retry-After`` (a 429 pauses every request of the process, not just its own); a 4xx
-  other than 429 is not retried: its messages fail with Expo's error code;
+  other than 429 is not retried: its messages fail with Expo's error code, except 401/403 (our
+  access token is wrong), whose messages are carried to the next run;
 - never retries a request whose outcome is unknown (the response timed out or broke after the
   request was sent): Expo has no idempotency key, so a retry could push twice; those messages are
   reported ``unknown`` instead;
@@ -305,6 +306,13 @@ class ExpoPushClient:
             log.error("expo push: no answer for deliveries %s..%s (%s); outcome unknown",
                       batch[0].delivery_id, batch[-1].delivery_id, type(error).__name__)
             return every(PushResult("unknown", error=type(error).__name__))
+        if response.status_code in (401, 403):
+            # Our credentials, not the messages: keep them for the run after the fix.
+            outage.set()
+            code = _error_code(response)
+            log.error("expo push: %s, check EXPO_ACCESS_TOKEN; %d messages carried",
+                      code, len(batch))
+            return every(PushResult("carried", error=code))
         if response.status_code != 200:
             code = _error_code(response)
             log.error("expo push: request refused with %s (%d messages, not retried)",
@@ -387,8 +395,9 @@ def _ticket_result(ticket: Any) -> PushResult:
     if ticket.get("status") == "ok" and ticket.get("id"):
         return PushResult("ok", ticket_id=str(ticket["id"]))
     error = (ticket.get("details") or {}).get("error") or "UnknownError"
-    # Too many pushes to one device: Expo says slow down; the digest waits for the next run.
-    if error == "MessageRateExceeded":
+    # Too many pushes to one device (Expo says slow down), or our push credentials for the
+    # app are wrong: not the message's fault, so the digest waits for the next run.
+    if error in ("MessageRateExceeded", "InvalidCredentials"):
         return PushResult("carried", error=error)
     return PushResult("error", error=str(error))
 
