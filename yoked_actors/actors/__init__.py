@@ -12,6 +12,7 @@ ACTOR_MODULES: tuple[str, ...] = (
     "yoked_actors.actors.system",
     "yoked_actors.actors.notifications",
     "yoked_actors.actors.maintenance",
+    "yoked_actors.actors.moderation",
 )
 
 
