@@ -79,12 +79,14 @@ def one_run(url: str, expo_url: str, rate: int | None, options: BatchOptions) ->
                             rate_limit=rate or 10**9, concurrency=6, timeout_ms=30_000,
                             max_attempts=4, backoff_ms=200)
     client = ExpoPushClient(settings)
+    cpu = time.process_time()
     started = time.perf_counter()
     try:
         summary = send_batches(client, clock=lambda: NOW, options=options)
     finally:
         client.close()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     # The limiter's pacing cannot take less than pushes / rate (minus the first burst); six
     # request threads wait at once, so summing their waits would overcount.
     floor = max(0.0, (summary["pushes"] - client.limiter.burst) / rate) if rate else 0.0
@@ -93,7 +95,7 @@ def one_run(url: str, expo_url: str, rate: int | None, options: BatchOptions) ->
           f"{elapsed - floor:5.1f} s excluding it; {summary['pushes']} pushes / "
           f"{summary['digests']} digests from {summary['claimed']} claimed rows "
           f"({summary['deferred']} deferred, {summary['dropped']} dropped, "
-          f"{summary['carried']} carried)", flush=True)
+          f"{summary['carried']} carried); {cpu:.1f} s CPU in this process", flush=True)
 
 
 def main() -> None:
