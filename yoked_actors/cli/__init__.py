@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from yoked_actors.cli import database, dev, messages, outbox, processes, runs
+from yoked_actors.cli import database, dev, events, messages, moderate, outbox, processes, runs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,3 +24,6 @@ main.add_command(messages.run)
 main.add_command(dev.dev)
 main.add_command(runs.runs)
 main.add_command(outbox.outbox)
+main.add_command(events.emit)
+main.add_command(events.contract)
+main.add_command(moderate.moderate)

@@ -1,7 +1,7 @@
 """Lexicons: phrases per category, matched on the ``squeezed`` view of a text.
 
-Each entry is a regular expression over lower-case words (spaces between words match any run of
-spaces); it is squeezed like the text (repeated letters cut to one) and wrapped in word
+Each entry is a regular expression over lower-case words (a space between words matches any run
+of spaces, or none); it is squeezed like the text (repeated letters cut to one) and wrapped in word
 boundaries. A score is the engine's confidence that a match means the category; anything at or
 above :data:`yoked_actors.moderation.decision.THRESHOLD` counts.
 
@@ -143,7 +143,8 @@ _REPEATED_LETTER = re.compile(r"([a-z])\1+")
 
 def _compile(term: str) -> re.Pattern[str]:
     # Squeeze letters only: the regular-expression syntax ("))") must stay as written.
-    body = _REPEATED_LETTER.sub(r"\1", term).replace(" ", r"\s+")
+    # Words may also run together: spaced-out letters are joined ("k i l l y o u" -> "killyou").
+    body = _REPEATED_LETTER.sub(r"\1", term).replace(" ", r"\s*")
     return re.compile(rf"(?<![a-z0-9])(?:{body})(?![a-z0-9])")
 
 

@@ -82,6 +82,8 @@ def _decode_leet(match: re.Match[str]) -> str:
 
 
 def _join_spaced(match: re.Match[str]) -> str:
+    # Word breaks are lost ("k i l l y o u" -> "killyou"): lexicon phrases match words run
+    # together for that reason (lexicons.py).
     return _SEPARATORS.sub("", match.group(0))
 
 
