@@ -33,7 +33,10 @@ class EffectPayload(BaseModel):
 
 
 def create_effects_table() -> None:
+    """The effects table, empty; and the run history, without late events of earlier tests."""
+    RECORDER.flush()
     with db.get_engine().begin() as connection:
+        connection.execute(text("TRUNCATE job_runs, idempotency_keys, outbox"))
         connection.execute(
             text(
                 f"CREATE TABLE IF NOT EXISTS {EFFECTS_TABLE} "

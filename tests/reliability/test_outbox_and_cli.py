@@ -115,7 +115,9 @@ def test_runs_commands_list_show_replay_and_stats(
     wait_until(lambda: runs_by_id().get(bad.message_id, {}).get("status") == "failed")
     wait_until(lambda: runs_by_id().get(good.message_id, {}).get("status") == "succeeded")
 
-    listed = json.loads(_yoked(service_env, "runs", "--status", "failed", "--json").stdout)
+    listed = json.loads(
+        _yoked(service_env, "runs", "--status", "failed", "--actor", EFFECT_JOB, "--json").stdout
+    )
     assert [r["message_id"] for r in listed] == [bad.message_id]
 
     shown = _yoked(service_env, "runs", "show", bad.message_id[:12], "--json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from dramatiq import Worker
@@ -111,3 +112,26 @@ def test_stored_errors_never_quote_sql_parameters() -> None:
     assert kind == "IntegrityError(Exception)"
     assert reason == 'duplicate key value violates unique constraint "pk_messages"'
     assert "555" not in reason and "INSERT" not in reason
+
+
+def test_a_long_run_shows_as_running_and_a_short_one_is_written_once(clean_db: str) -> None:
+    recorder = RunRecorder()
+    now = time.time()
+
+    def running(message_id: str, started: float) -> Any:
+        return lambda: {
+            "actor": "a.b",
+            "queue": "default",
+            "status": "running",
+            "status_rank": STATUS_RANK["running"],
+            "attempts": 1,
+            "started_at": started,
+        }
+
+    recorder.started("long", now - 5, running("long", now - 5))
+    recorder.started("short", now, running("short", now))
+    recorder.flush()
+    assert {k: v["status"] for k, v in runs_by_id().items()} == {"long": "running"}
+    recorder.finished("long")
+    recorder.flush()
+    assert runs_by_id()["long"]["status"] == "running"  # until its terminal event lands

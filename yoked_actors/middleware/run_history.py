@@ -1,11 +1,11 @@
 """Run history: one ``job_runs`` row per message, written off the hot path.
 
 A hook never talks to the database: it merges the event into an in-memory buffer keyed by
-message id (a job still running at flush time is written as "running"; a faster one is written
-once, finished), and a background thread
-flushes the buffer every :data:`FLUSH_INTERVAL_S` or :data:`FLUSH_ROWS` rows with one multi-row
-upsert. The upsert only moves a row forwards: events are ordered by (attempt, status rank), so a
-batch flushed late, by another process, never regresses a row (see :data:`STATUS_RANK`).
+message id, and a background thread flushes the buffer every :data:`FLUSH_INTERVAL_S` or
+:data:`FLUSH_ROWS` rows with one multi-row upsert. A run that lasts more than
+:data:`RUNNING_AFTER_S` is written as "running" while it runs; a shorter one is written once,
+finished. The upsert only moves a row forwards: events are ordered by (attempt, status rank), so
+a batch flushed late, by another process, never regresses a row (see :data:`STATUS_RANK`).
 
 Guarantees and limits:
 - A failed or dead-lettered run is recorded with its error type and a short, truncated reason;
@@ -13,8 +13,11 @@ Guarantees and limits:
   own database, never logs or Sentry) so that ``yoked runs replay`` can re-enqueue it.
 - While PostgreSQL is down the buffer keeps the events and retries; terminal records (failed,
   dead) are kept before anything else when the buffer is full.
-- A process killed with SIGKILL loses at most the last flush interval of events: a run can then
-  show "running" although its message was acknowledged (the job's effects are not affected).
+- A failed or dead run is flushed before its message is dead-lettered (``before_nack``), so
+  its record survives a SIGKILL that follows.
+- A process killed with SIGKILL loses its other unflushed events (at most the last flush
+  interval): a short run acknowledged just before the kill may have no row, or keep an earlier
+  status (the messages and the jobs' effects are not affected).
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -56,6 +58,8 @@ TERMINAL = frozenset({"succeeded", "skipped", "failed", "dead"})
 REPLAYABLE = frozenset({"failed", "dead"})
 
 FLUSH_INTERVAL_S = 0.2
+#: A run shows as "running" once it has run this long (shorter ones are written once, finished).
+RUNNING_AFTER_S = 1.0
 FLUSH_ROWS = 500
 #: Events kept while the database is unreachable; past this, only terminal ones are accepted.
 MAX_PENDING = 100_000
@@ -70,9 +74,9 @@ _COLUMNS = {
     "status": "text",
     "status_rank": "smallint",
     "attempts": "int",
-    "enqueued_at": "timestamptz",
-    "started_at": "timestamptz",
-    "finished_at": "timestamptz",
+    "enqueued_at": "float8",  # epoch seconds: converted by the database, not per row in Python
+    "started_at": "float8",
+    "finished_at": "float8",
     "duration_ms": "int",
     "error_type": "text",
     "error_message": "text",
@@ -94,11 +98,15 @@ def _merge_clause(column: str) -> str:
     )
 
 
+def _select(column: str, kind: str) -> str:
+    return f"to_timestamp({column})" if kind == "float8" else column
+
+
 #: One statement for a whole batch: the rows travel as a single JSON array parameter.
 UPSERT = text(
     f"""
     INSERT INTO job_runs AS r ({", ".join(_COLUMNS)}, updated_at)
-    SELECT {", ".join(_COLUMNS)}, now()
+    SELECT {", ".join(_select(c, kind) for c, kind in _COLUMNS.items())}, now()
     FROM jsonb_to_recordset(CAST(:rows AS jsonb))
         AS x({", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())})
     ON CONFLICT (message_id) DO UPDATE SET
@@ -144,10 +152,6 @@ def describe_error(error: BaseException) -> tuple[str, str]:
     return kind, reason[:ERROR_MESSAGE_CHARS]
 
 
-def _iso(epoch_s: float | None) -> str | None:
-    return None if epoch_s is None else datetime.fromtimestamp(epoch_s, UTC).isoformat()
-
-
 class RunRecorder:
     """The per-process buffer of run events and the thread that flushes it.
 
@@ -173,18 +177,21 @@ class RunRecorder:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._pending: dict[str, dict[str, Any]] = {}
-        #: Runs started and not finished: written as "running" only if still in flight at
-        #: flush time, so a job shorter than the flush interval costs one row write, not two.
-        self._in_flight: dict[str, Callable[[], dict[str, Any]]] = {}
+        #: Runs started and not finished, with their start time: written as "running" only
+        #: once they have run for RUNNING_AFTER_S, so a short job costs one row write, not two,
+        #: and a process killed right after acknowledging short jobs leaves no stale "running".
+        self._in_flight: dict[str, tuple[float, Callable[[], dict[str, Any]]]] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopping = False
 
-    def started(self, message_id: str, event: Callable[[], dict[str, Any]]) -> None:
+    def started(
+        self, message_id: str, started_at: float, event: Callable[[], dict[str, Any]]
+    ) -> None:
         """A run started; ``event()`` builds its "running" event if a flush finds it going."""
         if self._pid != os.getpid():
             self._reset()
-        self._in_flight[message_id] = event
+        self._in_flight[message_id] = (started_at, event)
         if self._thread is None:
             self._start()
 
@@ -250,7 +257,10 @@ class RunRecorder:
         with self._flush_lock:
             with self._lock:
                 batch, self._pending = self._pending, {}
-            for message_id, build in list(self._in_flight.items()):
+            long_ago = time.time() - RUNNING_AFTER_S
+            for message_id, (started_at, build) in list(self._in_flight.items()):
+                if started_at > long_ago:
+                    continue
                 event = build()
                 event["message_id"] = message_id
                 batch[message_id] = (
@@ -259,9 +269,9 @@ class RunRecorder:
             if not batch:
                 return 0
             try:
-                rows = [self._row(event) for event in batch.values()]
+                rows = json.dumps(list(batch.values()), default=str)
                 with db.get_engine().begin() as connection:
-                    connection.execute(UPSERT, {"rows": json.dumps(rows, default=str)})
+                    connection.execute(UPSERT, {"rows": rows})
             except BaseException:
                 with self._lock:
                     for message_id, event in batch.items():
@@ -270,14 +280,7 @@ class RunRecorder:
                             event if newer is None else merge_events(event, newer)
                         )
                 raise
-            return len(rows)
-
-    @staticmethod
-    def _row(event: Mapping[str, Any]) -> dict[str, Any]:
-        row = {name: event.get(name) for name in _COLUMNS}
-        for name in ("enqueued_at", "started_at", "finished_at"):
-            row[name] = _iso(row[name])
-        return row
+            return len(batch)
 
     def close(self) -> None:
         """Stop the flusher thread after a last flush (worker shutdown, process exit)."""
@@ -432,7 +435,7 @@ class RunHistory(Middleware):
             event["started_at"] = started
             return event
 
-        self.recorder.started(message.message_id, running)
+        self.recorder.started(message.message_id, started, running)
 
     def _finish(
         self, message: Any, status: str, error: BaseException | None, reason: str | None = None
@@ -482,6 +485,21 @@ class RunHistory(Middleware):
         if self.enabled:
             reason = getattr(_current, "skip_reason", None) or "skipped by middleware (max_age)"
             self._finish(message, "skipped", None, reason)
+
+    def before_nack(self, broker: Broker, message: Any) -> None:
+        # A dead-lettered run's record is the one an operator needs (to see why, to replay):
+        # write it before the message leaves for the .XQ, not within the next flush interval
+        # (a SIGKILL in between would lose it). Dead letters are rare; this wait is cheap.
+        if not self.enabled:
+            return
+        try:
+            self.recorder.flush()
+        except Exception as error:
+            logger.warning(
+                "run history: dead letter %s kept for a later flush (%s)",
+                message.message_id,
+                describe_error(error)[0],
+            )
 
     def after_nack(self, broker: Broker, message: Any) -> None:
         # Normally recorded by after_process_message just before; a message for an unknown
