@@ -60,8 +60,8 @@ def _is_phone(span: str, text_after: str) -> bool:
         return False
     if span.lstrip().startswith(("+", "(")) or any(sep in span for sep in "-.()"):
         return True
-    if len(groups) == 1:
-        return True  # 10+ digits written together: not a weight, a calorie count or a time
+    if len(groups) == 1 or all(len(group) == 1 for group in groups):
+        return True  # written together, or spaced out digit by digit ("5 5 5 1 2 3 ...")  # 10+ digits written together: not a weight, a calorie count or a time
     # Space-separated: phones come as 3-3-4, 4-3-3, 2-2-2-2-2 (starting with 0) and the like;
     # "315 405 495 585" (a list of weights) are all 3-digit groups.
     if all(len(group) == 3 for group in groups):
@@ -72,9 +72,13 @@ def _is_phone(span: str, text_after: str) -> bool:
 def detect(plain: str) -> tuple[dict[str, float], list[str]]:
     """Scores per category (``off_platform``, ``payment``) and the names of what fired."""
     found: list[str] = []
-    if _URL.search(plain) or _DOMAIN.search(plain):
+    tokens = plain.split()
+    # Spelled out letter by letter ("j e s s @ g m a i l . c o m"): read it without the spaces.
+    spaced_out = len(tokens) >= 6 and sum(len(token) == 1 for token in tokens) * 2 > len(tokens)
+    views = (plain, "".join(tokens)) if spaced_out else (plain,)
+    if any(_URL.search(view) or _DOMAIN.search(view) for view in views):
         found.append("link")
-    if _EMAIL.search(plain):
+    if any(_EMAIL.search(view) for view in views):
         found.append("email")
     if _HANDLE.search(plain):
         found.append("handle")

@@ -23,8 +23,8 @@ TERMS: dict[str, list[tuple[str, float]]] = {
         (r"(fuck|fck|fk|screw) (you|u|off|yourself|urself)", 0.95),
         (r"go fuck", 0.95),
         (r"stfu|gtfo|foad", 0.9),
-        (r"shut (the fuck |)up", 0.6),
-        (r"(you|u|ur|your|youre|you're|you are|ya) (a |an |such a |so |fucking |fat |stupid |little )*"
+        (r"shut the fuck up", 0.9),  # a bare "shut up" is mostly disbelief: "shut up, no way"
+        (r"(you|u|ur|your|youre|you're|you are|ya) (a |an |such a |so |fucking |fat |stupid |little |absolute |complete |total )*"
          r"(idiot|moron|stupid|dumb|loser|bitch|slut|whore|cunt|pig|cow|retard|retarded|trash|"
          r"garbage|ugly|pathetic|worthless|freak|creep|skank|twat|prick|dick|dickhead|asshole|"
          r"dumbass|jackass|bastard|wanker|douche|douchebag|clown|joke|disgusting)", 0.95),
@@ -36,10 +36,9 @@ TERMS: dict[str, list[tuple[str, float]]] = {
     ],
     "threats": [
         # First person only: "this program will kill you" is gym talk, "I will kill you" is not.
-        (r"(i'll|ill|i will|im going to|i'm going to|im gonna|i'm gonna|i'd|i would|imma|ima|"
+        (r"(i'll|ill|i will|1 will|1'll|im going to|i'm going to|im gonna|i'm gonna|i'd|i would|imma|ima|"
          r"i'm coming to|im coming to) (kill|murder|stab|shoot|hurt|beat|strangle|choke|rape|"
          r"find|cut|punch|slap|hunt|beat up) " + YOU, 0.95),
-        (r"(kill|murder|stab|shoot|strangle|rape) (you|u|ya)( |$)", 0.8),
         (r"i know where (you|u) (live|work|train|sleep)", 0.95),
         (r"(watch|better watch) (your|ur) back", 0.9),
         (r"(you|u|you're|youre|ur|you are) (dead|gonna die|going to die|finished)( meat|)( |$)", 0.7),
@@ -61,7 +60,7 @@ TERMS: dict[str, list[tuple[str, float]]] = {
     "sexual": [
         (r"(send|show|want|see) (me |)(your |ur |some |)(nudes|nude|noods|tits|boobs|pussy|dick|"
          r"cock|naked (pics|photos|pictures)|feet pics)", 0.95),
-        (r"nudes|noods|dick pic|dickpic|nsfw pics|sext|sexting", 0.9),
+        (r"nudes|noods|nudez|noodz|nudz|dick pic|dickpic|nsfw pics|sext|sexting", 0.9),
         (r"(suck|lick|ride|touch|grab|feel) (my|your|ur) (dick|cock|pussy|tits|boobs|balls|ass)", 0.95),
         (r"(fuck|bang|screw|smash) (me|you|u) (hard|tonight|after)", 0.95),
         (r"(want to|wanna|let's|lets|gonna) (fuck|bang|have sex|hook up|smash)", 0.9),
@@ -96,8 +95,8 @@ TERMS: dict[str, list[tuple[str, float]]] = {
         (r"stuck (at|in) (customs|the airport)|need money for (a |my |)(flight|ticket|visa)", 0.85),
     ],
     "payment": [
-        (r"venmo|cash ?app|cashapp|zelle|paypal|western union|moneygram|revolut|wise transfer", 0.8),
-        (r"(send|pay|give|lend|loan|wire|transfer) (me|us) (\$|£|€|money|cash|\d|some money|the money)",
+        (r"venmo|cash ?app|cashapp|zelle|pay ?pal|western union|moneygram|revolut|wise transfer", 0.8),
+        (r"(send|pay|give|lend|loan|wire|transfer) (me|us) (\$\d*|£\d*|€\d*|\d+|money|cash|some money|the money)",
          0.9),
         (r"(gift ?card|itunes card|google play card|steam card|amazon card)s?", 0.85),
         (r"(pay|paying) (me|upfront|up front|in advance)|upfront payment|\$\d+ (per|an|a) (hour|session)",
