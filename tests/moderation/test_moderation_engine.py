@@ -1,0 +1,138 @@
+"""The offline engine: normalisation, disguises, gym-talk traps, detectors, policy, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from yoked_actors.cli import main
+from yoked_actors.moderation import classifier, moderate
+from yoked_actors.moderation.decision import decide
+from yoked_actors.moderation.detectors import detect
+from yoked_actors.moderation.normalize import normalise
+
+
+def test_normalisation_undoes_width_invisibles_homoglyphs_leet_spacing_and_repeats() -> None:
+    assert normalise("ｆｕｃｋ").plain == "fuck"  # full-width (NFKC)
+    assert normalise("f\u200bu\u200dc\u2060k").plain == "fuck"  # zero-width characters
+    assert normalise("z̶a̶l̶g̶o̶").plain == "zalgo"  # combining marks
+    assert normalise("kіll уоu").plain == "kill you"  # Cyrillic і, у, о
+    assert normalise("sh1t h3ad").words == "shit head"  # leet inside words
+    assert normalise("f u c k off").words == "fuck off"  # spaced-out letters
+    assert normalise("fuuuuuck").words == "fuuck"
+    assert normalise("fuuuuuck").squeezed == "fuck"
+
+
+def test_numbers_are_never_read_as_leetspeak() -> None:
+    assert normalise("I did 455 and 315 405").words == "i did 455 and 315 405"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("you are a stupid bitch", "harassment"),
+        ("y0u @re a l0ser", "harassment"),
+        ("f\u200bu\u200bc\u200bk you", "harassment"),
+        ("I'll kill you", "threats"),
+        ("і wіll kіll уоu", "threats"),
+        ("go back to your country", "hate"),
+        ("s3nd n00dz", "sexual"),
+        ("k y s", "self_harm"),
+        ("k i l l yourself", "self_harm"),
+        ("double your money in a week", "scam"),
+        ("venmo me 50", "payment"),
+        ("send btc to bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "payment"),
+        ("text me at 555 123 4567", "off_platform"),
+        ("five five five one two three four five six seven", "off_platform"),
+        ("jess at gmail dot com", "off_platform"),
+        ("check mysite dot com", "off_platform"),
+        ("add me on snap", "off_platform"),
+        ("ｍｙ ｉｇ ｉｓ jlifts", "off_platform"),
+    ],
+)
+def test_abuse_is_caught_plain_and_disguised(text: str, category: str) -> None:
+    verdict = moderate(text)
+    assert category in verdict.categories
+    assert verdict.decision in ("flagged", "hidden")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "squat 315 405 today",
+        "hit 1200 kcal deficit this week",
+        "this workout is killer",
+        "I'm dying after leg day",
+        "hit me up at the gym",
+        "fuck yeah you crushed that set",
+        "this program will kill you lol",
+        "ass to grass squats only",
+        "bench 225x5 for 3 sets, 5x5 @ 100kg",
+        "macros today: 180p 250c 60f, 2500 cal",
+        "meet at 6.30, locker 214",
+        "shut up, no way you lifted that",
+        "message me here when you arrive",
+    ],
+)
+def test_gym_talk_stays_clean(text: str) -> None:
+    verdict = moderate(text)
+    assert verdict.decision == "clean", verdict.categories
+
+
+def test_the_phone_detector_tells_phones_from_gym_numbers() -> None:
+    assert "phone" in detect("call 555-123-4567")[1]
+    assert "phone" in detect("+44 7700 900123")[1]
+    assert "phone" in detect("06 12 34 56 78")[1]
+    assert "phone" not in detect("squat 315 405 495 585")[1]
+    assert "phone" not in detect("totaled 1500 lbs 2000 lbs")[1]
+    assert "phone" not in detect("2026-11-28 at 18.30")[1]
+
+
+def test_the_gravest_categories_hide_others_flag() -> None:
+    assert decide({"threats": 0.9}) == "hidden"
+    assert decide({"hate": 0.9, "payment": 0.9}) == "hidden"
+    assert decide({"self_harm": 0.97}) == "hidden"
+    assert decide({"off_platform": 0.9}) == "flagged"
+    assert decide({"profanity": 1.0}) == "clean"  # swearing alone is not abuse
+    assert decide({"harassment": 0.4}) == "clean"
+
+
+def test_the_fast_classifier_equals_the_packages_own_predictions() -> None:
+    from profanity_check import predict_prob
+
+    texts = ["you are a fucking idiot", "great squat today", "your form sucks tbh", ""]
+    fast = classifier.load()
+    assert fast.__module__ == "yoked_actors.moderation.classifier"  # not the slow fallback
+    assert list(fast(texts)) == pytest.approx(list(predict_prob(texts)))
+
+
+def test_a_verdict_names_detectors_never_the_text_and_carries_the_engine_version() -> None:
+    verdict = moderate("call me 555 123 4567 you idiot")
+    data = verdict.as_dict()
+    assert "555" not in json.dumps(data)
+    assert data["signals"][:1] == ["phone"]
+    assert data["engine_version"].startswith("yoked-moderation ")
+    assert data["engine_version"].endswith("alt-profanity-check " + classifier.classifier_version().split()[-1])
+
+
+def test_yoked_moderate_text_and_file_print_one_json_object_per_line_in_order(tmp_path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["moderate", "--text", "kys"])
+    assert result.exit_code == 0
+    assert result.output.startswith("hidden\tself_harm\t")
+
+    lines = ["see you at 7am", "send nudes", "I'll kill you", "squat 315 405"]
+    path = tmp_path / "lines.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(main, ["moderate", "--file", str(path), "--json"])
+    assert result.exit_code == 0
+    decisions = [json.loads(line)["decision"] for line in result.output.splitlines()]
+    assert decisions == ["clean", "flagged", "hidden", "clean"]
+
+
+def test_yoked_moderate_needs_exactly_one_input() -> None:
+    result = CliRunner().invoke(main, ["moderate"])
+    assert result.exit_code == 2
+    assert "exactly one of --text or --file" in result.output
