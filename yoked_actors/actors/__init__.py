@@ -13,6 +13,7 @@ ACTOR_MODULES: tuple[str, ...] = (
     "yoked_actors.actors.notifications",
     "yoked_actors.actors.maintenance",
     "yoked_actors.actors.moderation",
+    "yoked_actors.actors.dispatch",
 )
 
 
