@@ -22,13 +22,13 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
-from periodiq import PeriodiqMiddleware
 
 from yoked_actors.jobs import DEFAULT_MAX_BACKOFF_MS, DEFAULT_MAX_RETRIES, DEFAULT_MIN_BACKOFF_MS
 from yoked_actors.middleware.database import DatabaseLifecycle
 from yoked_actors.middleware.idempotency import Idempotency
 from yoked_actors.middleware.retry_policy import RetryPolicy
 from yoked_actors.middleware.run_history import RunHistory
+from yoked_actors.scheduling.middleware import ScheduledFires
 from yoked_actors.settings import Settings, get_settings
 
 #: AMQP connection defaults, unless the URL sets them. A heartbeat lets both sides notice a dead
@@ -84,8 +84,10 @@ def middleware_stack(settings: Settings, *, metrics: bool = False) -> list[Middl
             max_backoff=DEFAULT_MAX_BACKOFF_MS,
         ),
         CurrentMessage(),
-        # -- Scheduling: accepts the `periodic` actor option.
-        PeriodiqMiddleware(skip_delay=60),
+        # -- Scheduling: accepts periodiq's `periodic` actor option; a scheduled message that
+        #    waited beyond its fire's catch-up window is recorded as missed (WARNING + ledger)
+        #    instead of periodiq's silent drop after 30 s (scheduling/middleware.py).
+        ScheduledFires(),
     ]
     if metrics and settings.metrics_port:
         # The exporter reads its port from the environment when it is imported.
