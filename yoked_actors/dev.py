@@ -119,10 +119,11 @@ def print_summary(outcomes: list[Outcome], echo: Any = print) -> None:
 
 
 def once_messages() -> list[tuple[str, dict[str, Any]]]:
-    """One message per scheduled job, and the canary."""
+    """One message per scheduled job whose actor is declared, and the canary."""
     messages: list[tuple[str, dict[str, Any]]] = [("system.ping", {"note": "yoked dev --once"})]
     for schedule in SCHEDULES:
-        messages.append((schedule.actor_name, dict(schedule.payload)))
+        if schedule.actor_name in JOBS:
+            messages.append((schedule.actor_name, dict(schedule.payload)))
     return messages
 
 
@@ -154,6 +155,9 @@ def run_dev(settings: Settings, *, once: bool, seed: bool, threads: int, echo: A
     worker.start()
     try:
         if once:
+            for schedule in SCHEDULES:
+                if schedule.actor_name not in JOBS:
+                    echo(f"  schedule {schedule.name}: actor {schedule.actor_name} not declared")
             return _run_once(broker, worker, recorder, echo)
         return _serve_forever(echo)
     finally:
@@ -178,11 +182,19 @@ def _run_once(broker: Broker, worker: Worker, recorder: OutcomeRecorder, echo: A
 
 
 def _serve_forever(echo: Any) -> int:
+    from yoked_actors.scheduling.scheduler import Scheduler
+
     echo("  worker and scheduler running; Ctrl-C to stop.")
     stop = threading.Event()
+    scheduler = threading.Thread(
+        target=Scheduler().run, args=(stop,), name="yoked-scheduler", daemon=True
+    )
+    scheduler.start()
     try:
         while not stop.wait(1):
             pass
     except KeyboardInterrupt:
         echo("stopping")
+    stop.set()
+    scheduler.join(timeout=5)
     return 0

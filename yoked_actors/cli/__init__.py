@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import click
 
-from yoked_actors.cli import database, dev, events, messages, moderate, outbox, processes, runs
+from yoked_actors.cli import (
+    database,
+    dev,
+    events,
+    messages,
+    moderate,
+    outbox,
+    processes,
+    runs,
+    schedules,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,3 +37,4 @@ main.add_command(outbox.outbox)
 main.add_command(events.emit)
 main.add_command(events.contract)
 main.add_command(moderate.moderate)
+main.add_command(schedules.schedules)

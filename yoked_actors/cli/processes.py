@@ -51,13 +51,45 @@ def worker(
 
 @click.command()
 @click.option("--verbose", "-v", count=True, help="More log output.")
-def scheduler(verbose: int) -> None:
-    """Run the scheduler: turn the cron table (yoked_actors/schedules.py) into messages."""
-    import periodiq
+@click.option(
+    "--interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 60),
+    help="Seconds between two looks at the cron table.",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Serve Prometheus metrics (yoked_scheduler_oldest_overdue_seconds) here; 0 = off.",
+)
+def scheduler(verbose: int, interval: float, metrics_port: int) -> None:
+    """Run the scheduler: turn the cron table (yoked_actors/schedules.py) into messages.
+
+    Run one or several (high availability): the fire ledger in PostgreSQL makes each
+    (schedule, due time) fire once. On start it catches up the fires missed within each
+    schedule's catch-up window. See docs/scheduling.md.
+    """
+    import logging
+    import signal
+    import threading
 
     with reported_errors():
         settings = get_settings()
         settings.require_database_url()
         settings.require_rabbitmq_url()
-    args = periodiq.make_argument_parser().parse_args([ENTRYPOINT] + ["-v"] * verbose)
-    sys.exit(periodiq.main(args))
+    import yoked_actors.entrypoint  # noqa: F401  (logging, Sentry, broker, every actor)
+    from yoked_actors.scheduling.scheduler import Scheduler
+
+    if verbose:
+        logging.getLogger("yoked_actors").setLevel(logging.DEBUG)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    Scheduler().run(stop, interval_s=interval)

@@ -23,9 +23,7 @@ class ScheduleFire(Base):
 
     __tablename__ = "schedule_fires"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('claimed', 'enqueued', 'missed')", name="status"
-        ),
+        CheckConstraint("status IN ('claimed', 'enqueued', 'missed')", name="status"),
         Index("ix_schedule_fires_due_at", "due_at"),
         Index("ix_schedule_fires_status_due_at", "status", "due_at"),
     )

@@ -36,8 +36,13 @@ _MAX_DAYS = 366 * 29
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),
-           ("day of week", 0, 7))
+_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 7),
+)
 
 
 def _replace_names(field: str, names: tuple[str, ...], first: int) -> str:
@@ -90,15 +95,13 @@ class ZonedCronSpec(CronSpec):  # type: ignore[misc]
         parsed.timezone = zone(timezone).key
         return parsed
 
-    def validate(self, date: datetime) -> bool:  # noqa: A002 (periodiq's signature)
+    def validate(self, date: datetime) -> bool:
         """Whether the local wall-clock time ``date`` matches (minute precision).
 
         Day of month and day of week combine as in cron: when both are restricted, either
         matching is enough.
         """
-        return (
-            date.minute in self.minute and date.hour in self.hour and self.matches_day(date)
-        )
+        return date.minute in self.minute and date.hour in self.hour and self.matches_day(date)
 
     def matches_day(self, day: date) -> bool:
         """Whether the calendar day ``day`` has fires (month, day of month, day of week)."""

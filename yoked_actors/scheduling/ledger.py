@@ -27,7 +27,12 @@ def last_due_at(session: Session, schedule: str) -> datetime | None:
 
 
 def claim(
-    session: Session, *, schedule: str, due_at: datetime, actor: str, scheduler_id: str,
+    session: Session,
+    *,
+    schedule: str,
+    due_at: datetime,
+    actor: str,
+    scheduler_id: str,
     now: datetime,
 ) -> bool:
     """Insert the fire as ``claimed`` in ``session``'s transaction. False: someone has it.
@@ -38,8 +43,12 @@ def claim(
     row = session.execute(
         insert(ScheduleFire)
         .values(
-            schedule=schedule, due_at=due_at, actor=actor, status="claimed",
-            claimed_at=now, scheduler_id=scheduler_id,
+            schedule=schedule,
+            due_at=due_at,
+            actor=actor,
+            status="claimed",
+            claimed_at=now,
+            scheduler_id=scheduler_id,
         )
         .on_conflict_do_nothing(index_elements=["schedule", "due_at"])
         .returning(ScheduleFire.schedule)
@@ -64,8 +73,14 @@ def mark_enqueued(
 
 
 def record_missed(
-    session: Session, *, schedule: str, actor: str, due_ats: Iterable[datetime], detail: str,
-    scheduler_id: str, now: datetime,
+    session: Session,
+    *,
+    schedule: str,
+    actor: str,
+    due_ats: Iterable[datetime],
+    detail: str,
+    scheduler_id: str,
+    now: datetime,
 ) -> int:
     """Record fires that were never enqueued as ``missed`` (unless already recorded).
 
@@ -73,8 +88,13 @@ def record_missed(
     """
     rows = [
         dict(
-            schedule=schedule, due_at=due_at, actor=actor, status="missed", claimed_at=now,
-            scheduler_id=scheduler_id, detail=detail,
+            schedule=schedule,
+            due_at=due_at,
+            actor=actor,
+            status="missed",
+            claimed_at=now,
+            scheduler_id=scheduler_id,
+            detail=detail,
             lateness_ms=int((now - due_at).total_seconds() * 1000),
         )
         for due_at in due_ats
@@ -121,8 +141,12 @@ class FireRow:
 
 
 def list_fires(
-    session: Session, *, since: datetime | None = None, schedule: str | None = None,
-    status: str | None = None, limit: int = 200,
+    session: Session,
+    *,
+    since: datetime | None = None,
+    schedule: str | None = None,
+    status: str | None = None,
+    limit: int = 200,
 ) -> list[FireRow]:
     """Ledger rows, latest due first."""
     query = select(ScheduleFire).order_by(ScheduleFire.due_at.desc(), ScheduleFire.schedule)
@@ -134,9 +158,16 @@ def list_fires(
         query = query.where(ScheduleFire.status == status)
     return [
         FireRow(
-            schedule=row.schedule, due_at=row.due_at, actor=row.actor, status=row.status,
-            claimed_at=row.claimed_at, enqueued_at=row.enqueued_at, message_id=row.message_id,
-            scheduler_id=row.scheduler_id, lateness_ms=row.lateness_ms, detail=row.detail,
+            schedule=row.schedule,
+            due_at=row.due_at,
+            actor=row.actor,
+            status=row.status,
+            claimed_at=row.claimed_at,
+            enqueued_at=row.enqueued_at,
+            message_id=row.message_id,
+            scheduler_id=row.scheduler_id,
+            lateness_ms=row.lateness_ms,
+            detail=row.detail,
         )
         for row in session.scalars(query.limit(limit))
     ]

@@ -59,15 +59,21 @@ class ScheduledFires(PeriodiqMiddleware):  # type: ignore[misc]
         detail = f"started {lateness_s:.0f} s after its due time (window {window_s:.0f} s)"
         logger.warning(
             "scheduled message %s (%s, fire %s) %s: recorded as missed, not run",
-            message.message_id, message.actor_name, fire or "?", detail,
+            message.message_id,
+            message.actor_name,
+            fire or "?",
+            detail,
         )
         schedule = fire.rpartition("@")[0]
         if schedule:
             try:
                 with db.session_scope() as session:
                     ledger.mark_late(
-                        session, schedule=schedule, due_at=due_at,
-                        lateness_ms=int(lateness_s * 1000), detail=detail,
+                        session,
+                        schedule=schedule,
+                        due_at=due_at,
+                        lateness_ms=int(lateness_s * 1000),
+                        detail=detail,
                     )
             except SQLAlchemyError as error:
                 logger.warning("could not record missed fire %s (%s)", fire, type(error).__name__)

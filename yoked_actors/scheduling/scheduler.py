@@ -207,12 +207,20 @@ class Scheduler:
         if too_late or superseded:
             with db.session_scope() as session:
                 self._record_missed(
-                    session, schedule, too_late, "not enqueued within the catch-up window",
-                    now, result,
+                    session,
+                    schedule,
+                    too_late,
+                    "not enqueued within the catch-up window",
+                    now,
+                    result,
                 )
                 self._record_missed(
-                    session, schedule, superseded, "superseded by a later fire (catch-up)",
-                    now, result,
+                    session,
+                    schedule,
+                    superseded,
+                    "superseded by a later fire (catch-up)",
+                    now,
+                    result,
                 )
         first_failure: datetime | None = None
         for due_at in in_window:
@@ -228,7 +236,9 @@ class Scheduler:
         upcoming = next_fires(schedule.spec, self._since[schedule.name], 1)
         self._next[schedule.name] = upcoming[0] if upcoming else datetime.max.replace(tzinfo=UTC)
 
-    def _fire(self, schedule: Schedule, due_at: datetime, now: datetime, result: TickResult) -> bool:
+    def _fire(
+        self, schedule: Schedule, due_at: datetime, now: datetime, result: TickResult
+    ) -> bool:
         """Claim and enqueue one fire. False: it could not be enqueued now (retry later)."""
         key = fire_key(schedule.name, due_at)
         try:
@@ -238,16 +248,22 @@ class Scheduler:
                 self._unknown_reported.add(schedule.name)
                 logger.error(
                     "schedule %s: actor %s is not declared; its fires are recorded as missed",
-                    schedule.name, schedule.actor_name,
+                    schedule.name,
+                    schedule.actor_name,
                 )
-            self._missed_now(schedule, due_at, f"actor {schedule.actor_name} is not declared",
-                             now, result)
+            self._missed_now(
+                schedule, due_at, f"actor {schedule.actor_name} is not declared", now, result
+            )
             return True
         try:
             with db.session_scope() as session:
                 if not ledger.claim(
-                    session, schedule=schedule.name, due_at=due_at, actor=schedule.actor_name,
-                    scheduler_id=self.scheduler_id, now=now,
+                    session,
+                    schedule=schedule.name,
+                    due_at=due_at,
+                    actor=schedule.actor_name,
+                    scheduler_id=self.scheduler_id,
+                    now=now,
                 ):
                     result.taken.append(key)
                     return True
@@ -259,8 +275,11 @@ class Scheduler:
                     catch_up_s=int(schedule.catch_up.total_seconds()),
                 )
                 ledger.mark_enqueued(
-                    session, schedule=schedule.name, due_at=due_at,
-                    message_id=message.message_id, enqueued_at=self.clock(),
+                    session,
+                    schedule=schedule.name,
+                    due_at=due_at,
+                    message_id=message.message_id,
+                    enqueued_at=self.clock(),
                 )
         except PermanentError as error:  # the entry's payload does not fit its actor
             logger.error("schedule %s: %s", schedule.name, error)
@@ -268,7 +287,9 @@ class Scheduler:
             return True
         except (*BROKER_ERRORS, OperationalError) as error:
             logger.warning(
-                "schedule %s: fire %s not enqueued yet (%s); retrying", schedule.name, key,
+                "schedule %s: fire %s not enqueued yet (%s); retrying",
+                schedule.name,
+                key,
                 type(error).__name__,
             )
             result.failed.append(key)
@@ -285,19 +306,32 @@ class Scheduler:
             self._record_missed(session, schedule, [due_at], detail, now, result)
 
     def _record_missed(
-        self, session: Any, schedule: Schedule, due_ats: list[datetime], detail: str,
-        now: datetime, result: TickResult,
+        self,
+        session: Any,
+        schedule: Schedule,
+        due_ats: list[datetime],
+        detail: str,
+        now: datetime,
+        result: TickResult,
     ) -> None:
         if not due_ats:
             return
         new = ledger.record_missed(
-            session, schedule=schedule.name, actor=schedule.actor_name, due_ats=due_ats,
-            detail=detail, scheduler_id=self.scheduler_id, now=now,
+            session,
+            schedule=schedule.name,
+            actor=schedule.actor_name,
+            due_ats=due_ats,
+            detail=detail,
+            scheduler_id=self.scheduler_id,
+            now=now,
         )
         if new:
             logger.warning(
                 "schedule %s: %d fire(s) recorded as missed (%s), latest due %s",
-                schedule.name, new, detail, due_ats[-1].isoformat(),
+                schedule.name,
+                new,
+                detail,
+                due_ats[-1].isoformat(),
             )
             result.missed.extend(fire_key(schedule.name, d) for d in due_ats)
             _sentry_checkin(schedule, "error")
@@ -322,7 +356,9 @@ class Scheduler:
         """Tick every ``interval_s`` until ``stop`` is set. A failing tick (database down) is
         logged and retried; the fires it could not enqueue stay due."""
         logger.info(
-            "scheduler %s: %d schedules: %s", self.scheduler_id, len(self.schedules),
+            "scheduler %s: %d schedules: %s",
+            self.scheduler_id,
+            len(self.schedules),
             ", ".join(f"{s.name} [{s.cron} {s.timezone}]" for s in self.schedules),
         )
         while not stop.is_set():

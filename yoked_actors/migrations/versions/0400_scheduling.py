@@ -23,7 +23,9 @@ def upgrade() -> None:
         sa.Column("actor", sa.Text(), nullable=False),
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column(
-            "claimed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "claimed_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=True),
@@ -44,7 +46,9 @@ def upgrade() -> None:
         sa.Column("timezone", sa.Text(), nullable=False),
         sa.Column("local_date", sa.Date(), nullable=False),
         sa.Column(
-            "dispatched_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "dispatched_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.Column("message_id", sa.Text(), nullable=True),
