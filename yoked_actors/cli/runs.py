@@ -52,7 +52,7 @@ def _cell(value: Any) -> str:
 def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     cells = [[_cell(row[c]) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
@@ -117,7 +117,7 @@ def show(message_id: str, as_json: bool) -> None:
     with _session() as session:
         run = get_run(session, message_id)
         if run is None:
-            raise BadInput(f"no run with message id {message_id!r} (or more than one match)")
+            raise BadInput(f"no run has the message id {message_id!r}, or several start with it")
         row = run_as_dict(run, full=True)
     if as_json:
         print_json(row)
@@ -169,7 +169,9 @@ def replay(
         if message_id:
             run = get_run(session, message_id)
             if run is None:
-                raise BadInput(f"no run with message id {message_id!r} (or more than one match)")
+                raise BadInput(
+                    f"no run has the message id {message_id!r}, or several start with it"
+                )
             selected = [run]
         else:
             selected = replayable_runs(session, status=status, actor=actor, since=when, limit=limit)
