@@ -51,36 +51,43 @@ def main() -> None:
     verdicts = [moderate(text) for _, text in data]
     elapsed = time.perf_counter() - started
 
-    print(f"{len(data)} lines ({sum(1 for l, _ in data if l == 'clean')} clean), "
-          f"engine: {verdicts[0].engine_version}")
+    print(
+        f"{len(data)} lines ({sum(1 for label, _ in data if label == 'clean')} clean), "
+        f"engine: {verdicts[0].engine_version}"
+    )
     print(f"engine time: {elapsed / len(data) * 1000:.2f} ms per line (one thread)\n")
+    rows = [(label, v) for (label, _), v in zip(data, verdicts, strict=True)]
     print(f"{'category':<14}{'support':>8}{'precision':>11}{'recall':>8}")
     for category in CATEGORIES:
-        labelled = [c for (label, _), c in zip(data, verdicts) if label == category]
-        predicted = [(label, v) for (label, _), v in zip(data, verdicts) if category in v.categories]
-        tp = sum(1 for label, _ in predicted if label == category)
+        labelled = [v for label, v in rows if label == category]
+        predicted = [label for label, v in rows if category in v.categories]
         hits = sum(1 for v in labelled if category in v.categories)
-        precision = tp / len(predicted) if predicted else float("nan")
+        precision = predicted.count(category) / len(predicted) if predicted else float("nan")
         recall = hits / len(labelled) if labelled else float("nan")
         print(f"{category:<14}{len(labelled):>8}{precision:>11.3f}{recall:>8.3f}")
-    judged_clean = [label for (label, _), v in zip(data, verdicts) if v.decision == "clean"]
-    clean_lines = [v for (label, _), v in zip(data, verdicts) if label == "clean"]
+    judged_clean = [label for label, v in rows if v.decision == "clean"]
+    clean_lines = [v for label, v in rows if label == "clean"]
     clean_precision = judged_clean.count("clean") / len(judged_clean)
     clean_recall = sum(1 for v in clean_lines if v.decision == "clean") / len(clean_lines)
     print(f"{'clean':<14}{len(clean_lines):>8}{clean_precision:>11.3f}{clean_recall:>8.3f}")
-    abusive = [(label, v) for (label, _), v in zip(data, verdicts) if label != "clean"]
-    caught = sum(1 for _, v in abusive if v.decision != "clean")
-    flagged = [label for (label, _), v in zip(data, verdicts) if v.decision != "clean"]
-    print(f"\nany abuse caught (recall): {caught}/{len(abusive)} = {caught / len(abusive):.3f}; "
-          f"flagged-or-hidden precision: {sum(1 for l in flagged if l != 'clean') / len(flagged):.3f}")
-    right = sum(1 for (label, _), v in zip(data, verdicts) if v.decision == expected_decision(label))
+    abusive = [v for label, v in rows if label != "clean"]
+    caught = sum(1 for v in abusive if v.decision != "clean")
+    flagged = [label for label, v in rows if v.decision != "clean"]
+    flag_precision = sum(1 for label in flagged if label != "clean") / len(flagged)
+    print(
+        f"\nany abuse caught (recall): {caught}/{len(abusive)} = {caught / len(abusive):.3f}; "
+        f"flagged-or-hidden precision: {flag_precision:.3f}"
+    )
+    right = sum(1 for label, v in rows if v.decision == expected_decision(label))
     print(f"decision as expected: {right}/{len(data)} = {right / len(data):.3f}")
     if arguments.errors:
         print("\nmisjudged (expected label -> decision, categories):")
-        for (label, text), v in zip(data, verdicts):
+        for (label, text), v in zip(data, verdicts, strict=True):
             wrong_category = label != "clean" and v.categories != [label]
             if v.decision != expected_decision(label) or wrong_category:
-                print(f"  {label:>12} -> {v.decision:<8} {','.join(v.categories) or '-':<24} {text!r}")
+                print(
+                    f"  {label:>12} -> {v.decision:<8} {','.join(v.categories) or '-':<24} {text!r}"
+                )
 
 
 if __name__ == "__main__":

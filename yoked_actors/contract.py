@@ -91,9 +91,9 @@ The body is UTF-8 JSON, one object:
 |---|---|
 | `queue_name` | the actor's queue (table above) |
 | `actor_name` | the actor (table above) |
-| `args` | always `[]`: our jobs take no positional arguments (a message with any is dead-lettered) |
+| `args` | always `[]`: jobs take no positional arguments (a message with any is dead-lettered) |
 | `kwargs` | the event's payload, an object matching its JSON Schema |
-| `options` | `{{}}`; Dramatiq's own options such as `max_retries` may be set, usually they are not |
+| `options` | `{{}}`; Dramatiq options such as `max_retries` may be set; usually they are not |
 | `message_id` | a new random UUID (string) per message; redeliveries keep it, run history uses it |
 | `message_timestamp` | milliseconds since the Unix epoch when the producer created it (integer) |
 

@@ -38,8 +38,11 @@ def test_every_event_routes_to_a_job_whose_payload_is_the_event_schema() -> None
 
 
 def test_the_schema_takes_camel_case_and_python_names_and_sends_camel_case() -> None:
-    wire = {"messageId": "0b6f3c52-3c0e-4f55-9a4b-7f1c2d9e8a10", "content": "hi",
-            "senderId": "5d2e8f41-8a1b-4c7d-b3e2-1f0a9c8d7e6b"}
+    wire = {
+        "messageId": "0b6f3c52-3c0e-4f55-9a4b-7f1c2d9e8a10",
+        "content": "hi",
+        "senderId": "5d2e8f41-8a1b-4c7d-b3e2-1f0a9c8d7e6b",
+    }
     python = {"message_id": wire["messageId"], "content": "hi", "sender_id": wire["senderId"]}
     assert events.validate("message.sent", wire) == events.validate("message.sent", python)
     message = JOBS["moderation.moderate_message"].message(python)
@@ -50,11 +53,17 @@ def test_the_schema_takes_camel_case_and_python_names_and_sends_camel_case() -> 
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        ('{"messageId": "nope", "content": "x", "senderId": "5d2e8f41-8a1b-4c7d-b3e2-1f0a9c8d7e6b"}',
-         "messageId"),
+        (
+            '{"messageId": "nope", "content": "x", '
+            '"senderId": "5d2e8f41-8a1b-4c7d-b3e2-1f0a9c8d7e6b"}',
+            "messageId",
+        ),
         ('{"messageId": "0b6f3c52-3c0e-4f55-9a4b-7f1c2d9e8a10", "content": "x"}', "senderId"),
-        ('{"messageId": "0b6f3c52-3c0e-4f55-9a4b-7f1c2d9e8a10", "content": 5, '
-         '"senderId": "5d2e8f41-8a1b-4c7d-b3e2-1f0a9c8d7e6b"}', "content"),
+        (
+            '{"messageId": "0b6f3c52-3c0e-4f55-9a4b-7f1c2d9e8a10", "content": 5, '
+            '"senderId": "5d2e8f41-8a1b-4c7d-b3e2-1f0a9c8d7e6b"}',
+            "content",
+        ),
     ],
 )
 def test_yoked_emit_rejects_a_bad_payload_naming_the_field(payload: str, field: str) -> None:
@@ -78,7 +87,10 @@ def test_yoked_emit_enqueues_for_a_real_worker(
 
     done = subprocess.run(
         [YOKED, "emit", "message.sent", "--json", json.dumps(event_for(message, sender))],
-        env=service_env, capture_output=True, text=True, timeout=60,
+        env=service_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert done.returncode == 0, done.stderr
@@ -92,8 +104,10 @@ def _node() -> str:
     if node is None:
         pytest.skip("node is not installed: the Node.js client contract test needs Node.js >= 18")
     if not (CLIENT / "node_modules" / "amqplib").is_dir():
-        pytest.fail("clients/typescript is not installed: run `npm ci --prefix clients/typescript`"
-                    " (scripts/test does)")
+        pytest.fail(
+            "clients/typescript is not installed: run `npm ci --prefix clients/typescript`"
+            " (scripts/test does)"
+        )
     return node
 
 
@@ -105,25 +119,45 @@ def test_the_node_client_publishes_message_sent_and_a_real_worker_moderates_it(
     message = make_message(sender, recipient, "I will kill you")
 
     done = subprocess.run(
-        [node, str(CLIENT / "bin" / "emit.js"), "message.sent",
-         "--json", json.dumps(event_for(message, sender)), "--url", rabbitmq_url],
-        capture_output=True, text=True, timeout=60,
+        [
+            node,
+            str(CLIENT / "bin" / "emit.js"),
+            "message.sent",
+            "--json",
+            json.dumps(event_for(message, sender)),
+            "--url",
+            rabbitmq_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert done.returncode == 0, done.stderr
     result = wait_for(lambda: result_of(message))
     assert (result.outcome, result.decision, result.categories) == (
-        "decided", "hidden", ["threats"]
+        "decided",
+        "hidden",
+        ["threats"],
     )
 
 
 def test_the_node_client_rejects_a_bad_payload_naming_the_field(rabbitmq_url: str) -> None:
     node = _node()
     done = subprocess.run(
-        [node, str(CLIENT / "bin" / "emit.js"), "message.sent", "--json",
-         '{"messageId": "nope", "content": "x", "senderId": "5d2e8f41-8a1b-4c7d-b3e2-1f0a9c8d7e6b"}',
-         "--url", rabbitmq_url],
-        capture_output=True, text=True, timeout=60,
+        [
+            node,
+            str(CLIENT / "bin" / "emit.js"),
+            "message.sent",
+            "--json",
+            '{"messageId": "nope", "content": "x", '
+            '"senderId": "5d2e8f41-8a1b-4c7d-b3e2-1f0a9c8d7e6b"}',
+            "--url",
+            rabbitmq_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert done.stderr.startswith("message.sent: messageId: must be a UUID string")

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003  (disguised text uses lookalike characters on purpose)
 """The offline engine: normalisation, disguises, gym-talk traps, detectors, policy, CLI."""
 
 from __future__ import annotations
@@ -114,7 +115,9 @@ def test_a_verdict_names_detectors_never_the_text_and_carries_the_engine_version
     assert "555" not in json.dumps(data)
     assert data["signals"][:1] == ["phone"]
     assert data["engine_version"].startswith("yoked-moderation ")
-    assert data["engine_version"].endswith("alt-profanity-check " + classifier.classifier_version().split()[-1])
+    assert data["engine_version"].endswith(
+        "alt-profanity-check " + classifier.classifier_version().split()[-1]
+    )
 
 
 def test_yoked_moderate_text_and_file_print_one_json_object_per_line_in_order(tmp_path) -> None:

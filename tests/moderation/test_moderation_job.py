@@ -29,9 +29,12 @@ from yoked_actors.queues import Queue
 
 def _strikes(user_id: uuid.UUID) -> int:
     with session_scope() as session:
-        return session.scalar(
-            select(func.count()).select_from(UserStrike).where(UserStrike.user_id == user_id)
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count()).select_from(UserStrike).where(UserStrike.user_id == user_id)
+            )
+            or 0
+        )
 
 
 def _safety_notifications(user_id: uuid.UUID) -> list[Notification]:
@@ -69,7 +72,9 @@ def test_an_emitted_message_sent_is_judged_by_a_worker_and_its_row_updated(
     result = result_of(dirty)
     assert result is not None
     assert (result.outcome, result.decision, result.categories) == (
-        "decided", "flagged", ["off_platform"]
+        "decided",
+        "flagged",
+        ["off_platform"],
     )
     assert result.engine_version.startswith("yoked-moderation ")
     assert _strikes(sender) == 1
@@ -122,8 +127,12 @@ def test_a_deleted_message_is_recorded_as_skipped_not_retried(
     assert result is not None
     assert (result.outcome, result.decision, result.sender_id) == ("skipped", None, sender)
     assert _strikes(sender) == 0
-    assert rabbitmq_broker.channel.queue_declare(f"{Queue.MODERATION}.XQ", passive=True) \
-        .method.message_count == 0
+    assert (
+        rabbitmq_broker.channel.queue_declare(
+            f"{Queue.MODERATION}.XQ", passive=True
+        ).method.message_count
+        == 0
+    )
 
 
 def test_the_third_strike_in_30_days_suspends_and_older_strikes_do_not_count(
@@ -151,8 +160,11 @@ def test_the_third_strike_in_30_days_suspends_and_older_strikes_do_not_count(
     assert user_status(sender) == "suspended"
     notice = next(n for n in _safety_notifications(sender) if n.dedupe_key == f"safety:{last}")
     assert notice.payload == {
-        "messageId": str(last), "decision": "flagged", "categories": ["payment"],
-        "strikes": 3, "suspended": True,
+        "messageId": str(last),
+        "decision": "flagged",
+        "categories": ["payment"],
+        "strikes": 3,
+        "suspended": True,
     }
 
 

@@ -36,21 +36,30 @@ class CapturingTransport(Transport):
 
 
 def test_message_text_never_reaches_logs_or_sentry(
-    database_url: str, rabbitmq_url: str, clean_db: str, caplog: pytest.LogCaptureFixture,
+    database_url: str,
+    rabbitmq_url: str,
+    clean_db: str,
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    settings = load_settings({
-        "DATABASE_URL": database_url, "RABBITMQ_URL": rabbitmq_url, "METRICS_PORT": "0",
-        "SENTRY_DSN": "https://public@sentry.invalid/1", "YOKED_ENV": "test",
-    })
+    settings = load_settings(
+        {
+            "DATABASE_URL": database_url,
+            "RABBITMQ_URL": rabbitmq_url,
+            "METRICS_PORT": "0",
+            "SENTRY_DSN": "https://public@sentry.invalid/1",
+            "YOKED_ENV": "test",
+        }
+    )
     assert init_sentry(settings)
     client = sentry_sdk.get_client()
     assert client.options["before_send"] is scrub_event
     transport = CapturingTransport()
     client.transport = transport
     broker = RabbitmqBroker(
-        url=amqp_url_with_defaults(rabbitmq_url), confirm_delivery=True,
+        url=amqp_url_with_defaults(rabbitmq_url),
+        confirm_delivery=True,
         middleware=middleware_stack(settings),
     )
     use_broker(broker)

@@ -36,9 +36,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(503)
             self.end_headers()
             return
-        reply = b"not json" if self.server.mode == "garbage" else json.dumps(
-            {"scores": {"threats": 0.99, "unknown_category": 1.0}}
-        ).encode()
+        reply = (
+            b"not json"
+            if self.server.mode == "garbage"
+            else json.dumps({"scores": {"threats": 0.99, "unknown_category": 1.0}}).encode()
+        )
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))
@@ -70,7 +72,11 @@ def test_remote_scores_are_merged_with_the_local_ones(server: FakeProvider) -> N
         verdict = moderate("see you at 6", provider=provider)
     finally:
         provider.close()
-    assert (verdict.decision, verdict.categories, verdict.source) == ("hidden", ["threats"], "remote")
+    assert (verdict.decision, verdict.categories, verdict.source) == (
+        "hidden",
+        ["threats"],
+        "remote",
+    )
     assert "unknown_category" not in verdict.scores
     assert server.received == [{"text": "see you at 6"}]
     assert server.auth == ["Bearer s3cret"]
@@ -89,7 +95,9 @@ def test_a_slow_failing_or_nonsensical_provider_falls_back_to_the_local_verdict(
         provider.close()
     assert time.monotonic() - started < 0.9  # bounded by the timeout, not the slow server
     assert (verdict.decision, verdict.categories, verdict.source) == (
-        "flagged", ["off_platform"], "fallback"
+        "flagged",
+        ["off_platform"],
+        "fallback",
     )
 
 
@@ -101,6 +109,8 @@ def test_the_provider_is_off_unless_configured() -> None:
     assert isinstance(provider, HttpProvider)
     provider.close()
     with pytest.raises(SettingsError, match="MODERATION_PROVIDER_TIMEOUT_MS"):
-        provider_from_env({"MODERATION_PROVIDER_URL": "http://x", "MODERATION_PROVIDER_TIMEOUT_MS": "soon"})
+        provider_from_env(
+            {"MODERATION_PROVIDER_URL": "http://x", "MODERATION_PROVIDER_TIMEOUT_MS": "soon"}
+        )
     with pytest.raises(SettingsError, match="MODERATION_PROVIDER_URL"):
         provider_from_env({"MODERATION_PROVIDER_URL": "ftp://x"})

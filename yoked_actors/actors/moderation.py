@@ -160,6 +160,7 @@ def record_verdict(
         .select_from(UserStrike)
         .where(UserStrike.user_id == sender_id, UserStrike.created_at > func.now() - STRIKE_WINDOW)
     )
+    strikes = strikes or 0
     suspend = strikes >= STRIKE_LIMIT or any(name in GRAVE for name in verdict.categories)
     suspended = 0
     if suspend:

@@ -65,6 +65,3 @@ def contract(mode: str, docs: Path) -> None:
     if stale:
         raise SystemExit(1)
     click.echo("contract files are up to date")
-
-
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -31,7 +32,7 @@ def moderate(text: str | None, path: Path | None, as_json: bool) -> None:
         raise BadInput("give exactly one of --text or --file")
     if path is not None:
         if str(path) == "-":
-            lines = click.get_text_stream("stdin").read().splitlines()
+            lines = sys.stdin.read().splitlines()
         else:
             try:
                 lines = path.read_text(encoding="utf-8").splitlines()

@@ -61,6 +61,4 @@ class UserStrike(Base):
     message_id: Mapped[uuid.UUID] = mapped_column(UUID, unique=True)
     decision: Mapped[str] = mapped_column(Text)
     categories: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

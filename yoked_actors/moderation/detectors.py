@@ -61,7 +61,9 @@ def _is_phone(span: str, text_after: str) -> bool:
     if span.lstrip().startswith(("+", "(")) or any(sep in span for sep in "-.()"):
         return True
     if len(groups) == 1 or all(len(group) == 1 for group in groups):
-        return True  # written together, or spaced out digit by digit ("5 5 5 1 2 3 ...")  # 10+ digits written together: not a weight, a calorie count or a time
+        # 10+ digits written together (not a weight, a calorie count or a time), or spaced out
+        # digit by digit ("5 5 5 1 2 3 ...").
+        return True
     # Space-separated: phones come as 3-3-4, 4-3-3, 2-2-2-2-2 (starting with 0) and the like;
     # "315 405 495 585" (a list of weights) are all 3-digit groups.
     if all(len(group) == 3 for group in groups):
@@ -83,7 +85,8 @@ def detect(plain: str) -> tuple[dict[str, float], list[str]]:
     if _HANDLE.search(plain):
         found.append("handle")
     phone = any(
-        _is_phone(match.group(0), plain[match.end() :]) for match in _PHONE_CANDIDATE.finditer(plain)
+        _is_phone(match.group(0), plain[match.end() :])
+        for match in _PHONE_CANDIDATE.finditer(plain)
     )
     if not phone:
         phone = bool(_LOCAL_PHONE.search(plain))

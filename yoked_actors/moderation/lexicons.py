@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-
 YOU = r"(you|u|ya|yu|yo|ur|your|youre|you're|yourself|urself|ye)"
 
 TERMS: dict[str, list[tuple[str, float]]] = {
@@ -24,56 +23,95 @@ TERMS: dict[str, list[tuple[str, float]]] = {
         (r"go fuck", 0.95),
         (r"stfu|gtfo|foad", 0.9),
         (r"shut the fuck up", 0.9),  # a bare "shut up" is mostly disbelief: "shut up, no way"
-        (r"(you|u|ur|your|youre|you're|you are|ya) (a |an |such a |so |fucking |fat |stupid |little |absolute |complete |total )*"
-         r"(idiot|moron|stupid|dumb|loser|bitch|slut|whore|cunt|pig|cow|retard|retarded|trash|"
-         r"garbage|ugly|pathetic|worthless|freak|creep|skank|twat|prick|dick|dickhead|asshole|"
-         r"dumbass|jackass|bastard|wanker|douche|douchebag|clown|joke|disgusting)", 0.95),
-        (r"(stupid|dumb|ugly|fat|fucking|worthless|pathetic) (bitch|slut|whore|cunt|cow|pig|loser|"
-         r"idiot|moron|retard|bastard|twat|prick)", 0.95),
+        (
+            r"(you|u|ur|your|youre|you're|you are|ya) (a |an |such a |so |fucking |fat |"
+            r"stupid |little |absolute |complete |total )*"
+            r"(idiot|moron|stupid|dumb|loser|bitch|slut|whore|cunt|pig|cow|retard|retarded|trash|"
+            r"garbage|ugly|pathetic|worthless|freak|creep|skank|twat|prick|dick|dickhead|asshole|"
+            r"dumbass|jackass|bastard|wanker|douche|douchebag|clown|joke|disgusting)",
+            0.95,
+        ),
+        (
+            r"(stupid|dumb|ugly|fat|fucking|worthless|pathetic) (bitch|slut|whore|cunt|cow|"
+            r"pig|loser|"
+            r"idiot|moron|retard|bastard|twat|prick)",
+            0.95,
+        ),
         (r"(cunt|bitch|slut|whore|skank|twat|dickhead|asshole|dumbass|motherfucker|retard)", 0.7),
         (r"kiss my ass|eat shit|piece of shit|son of a bitch", 0.95),
         (r"no one (likes|wants) (you|u)|nobody (likes|wants) (you|u)", 0.8),
     ],
     "threats": [
         # First person only: "this program will kill you" is gym talk, "I will kill you" is not.
-        (r"(i'll|ill|i will|1 will|1'll|im going to|i'm going to|im gonna|i'm gonna|i'd|i would|imma|ima|"
-         r"i'm coming to|im coming to) (kill|murder|stab|shoot|hurt|beat|strangle|choke|rape|"
-         r"find|cut|punch|slap|hunt|beat up) " + YOU, 0.95),
+        (
+            r"(i'll|ill|i will|1 will|1'll|im going to|i'm going to|im gonna|i'm gonna|i'd|"
+            r"i would|imma|ima|"
+            r"i'm coming to|im coming to) (kill|murder|stab|shoot|hurt|beat|strangle|choke|rape|"
+            r"find|cut|punch|slap|hunt|beat up) " + YOU,
+            0.95,
+        ),
         (r"i know where (you|u) (live|work|train|sleep)", 0.95),
         (r"(watch|better watch) (your|ur) back", 0.9),
-        (r"(you|u|you're|youre|ur|you are) (dead|gonna die|going to die|finished)( meat|)( |$)", 0.7),
+        (
+            r"(you|u|you're|youre|ur|you are) (dead|gonna die|going to die|finished)( meat|)( |$)",
+            0.7,
+        ),
         (r"(beat|kick|punch) the (shit|crap|hell) out of (you|u)", 0.95),
         (r"(cut|slit) (your|ur) throat|put (you|u) in (the|a) (ground|hospital|grave)", 0.95),
         (r"(you'll|youll|you will) (regret|pay for) (this|it)", 0.7),
     ],
     "hate": [
-        (r"(nigger|nigga|niger|nigg|faggot|fagot|fag|kike|chink|spic|wetback|tranny|raghead|"
-         r"towelhead|sandnigger|gook|coon|beaner|dyke|paki|kaffir|gypo|zipperhead|shemale)s?", 0.95),
-        (r"(all|those|these|fucking|dirty|filthy) (muslims|jews|blacks|gays|immigrants|mexicans|"
-         r"arabs|asians|trans people|indians|africans|women|lesbians) (are|should|must|deserve|"
-         r"need to)", 0.9),
+        (
+            r"(nigger|nigga|niger|nigg|faggot|fagot|fag|kike|chink|spic|wetback|tranny|raghead|"
+            r"towelhead|sandnigger|gook|coon|beaner|dyke|paki|kaffir|gypo|zipperhead|shemale)s?",
+            0.95,
+        ),
+        (
+            r"(all|those|these|fucking|dirty|filthy) (muslims|jews|blacks|gays|immigrants|mexicans|"
+            r"arabs|asians|trans people|indians|africans|women|lesbians) (are|should|must|deserve|"
+            r"need to)",
+            0.9,
+        ),
         (r"go back to (your|ur) (own |)(country|village|cave|jungle)", 0.95),
-        (r"(gas|hang|deport|exterminate|lynch) (all |the |)(the |)(jews|gays|blacks|muslims|"
-         r"immigrants|trans)", 0.95),
+        (
+            r"(gas|hang|deport|exterminate|lynch) (all |the |)(the |)(jews|gays|blacks|muslims|"
+            r"immigrants|trans)",
+            0.95,
+        ),
         (r"white power|heil hitler|sieg heil|1488|gas the", 0.95),
     ],
     "sexual": [
-        (r"(send|show|want|see) (me |)(your |ur |some |)(nudes|nude|noods|tits|boobs|pussy|dick|"
-         r"cock|naked (pics|photos|pictures)|feet pics)", 0.95),
+        (
+            r"(send|show|want|see) (me |)(your |ur |some |)(nudes|nude|noods|tits|boobs|pussy|dick|"
+            r"cock|naked (pics|photos|pictures)|feet pics)",
+            0.95,
+        ),
         (r"nudes|noods|nudez|noodz|nudz|dick pic|dickpic|nsfw pics|sext|sexting", 0.9),
-        (r"(suck|lick|ride|touch|grab|feel) (my|your|ur) (dick|cock|pussy|tits|boobs|balls|ass)", 0.95),
+        (
+            r"(suck|lick|ride|touch|grab|feel) (my|your|ur) (dick|cock|pussy|tits|boobs|balls|ass)",
+            0.95,
+        ),
         (r"(fuck|bang|screw|smash) (me|you|u) (hard|tonight|after)", 0.95),
         (r"(want to|wanna|let's|lets|gonna) (fuck|bang|have sex|hook up|smash)", 0.9),
-        (r"(blowjob|handjob|blow job|hand job|cum|cumming|horny|dtf|sex tonight|onlyfans|"
-         r"naked|sex)", 0.75),
+        (
+            r"(blowjob|handjob|blow job|hand job|cum|cumming|horny|dtf|sex tonight|onlyfans|"
+            r"naked|sex)",
+            0.75,
+        ),
         (r"(your|ur|nice|big|great) (tits|boobs|dick|cock|pussy)", 0.9),
         (r"sit on my (face|lap|dick)", 0.95),
     ],
     "self_harm": [
-        (r"(kill|hang|off|shoot|end) (yourself|urself|yourselves|your self|ur self|ur life|your life)",
-         0.97),
-        (r"kys|go die|just die|drink bleach|slit (your|ur) wrists|jump off a (bridge|roof|"
-         r"building)", 0.97),
+        (
+            r"(kill|hang|off|shoot|end) (yourself|urself|yourselves|your self|ur self|ur life|"
+            r"your life)",
+            0.97,
+        ),
+        (
+            r"kys|go die|just die|drink bleach|slit (your|ur) wrists|jump off a (bridge|roof|"
+            r"building)",
+            0.97,
+        ),
         (r"(you|u) should (die|just die|not exist|kill yourself|end it)", 0.97),
         (r"(nobody|no one) would miss (you|u)|world (would be|is) better without (you|u)", 0.95),
         (r"(do|please) (the world|us all|everyone) a favou?r and die", 0.97),
@@ -82,40 +120,72 @@ TERMS: dict[str, list[tuple[str, float]]] = {
     "scam": [
         (r"investment (opportunity|plan|platform)|guaranteed (returns|profit|income)", 0.9),
         (r"double (your|ur) (money|investment|bitcoin|crypto)", 0.95),
-        (r"(forex|crypto|bitcoin|binary options) (trading|trader|signals|mentor|investment|"
-         r"platform|expert)", 0.9),
+        (
+            r"(forex|crypto|bitcoin|binary options) (trading|trader|signals|mentor|investment|"
+            r"platform|expert)",
+            0.9,
+        ),
         (r"(trading|investment) (mentor|account manager|signals)", 0.85),
         (r"(verify|confirm|unlock) (your|ur) (account|identity|wallet)", 0.85),
-        (r"(you've|you have|youve|u have) won|claim (your|ur) (prize|reward|gift)|lottery winner",
-         0.9),
+        (
+            r"(you've|you have|youve|u have) won|claim (your|ur) (prize|reward|gift)|"
+            r"lottery winner",
+            0.9,
+        ),
         (r"sugar (daddy|mommy|mama|baby)|allowance weekly", 0.9),
         (r"(passive|easy|fast|quick) (income|money|cash)|make \$?\d+k? (a|per) (day|week)", 0.85),
         (r"(click|tap|open) (this|the|my) link", 0.7),
-        (r"recovery (fee|agent)|(send|pay) (a |the |)(fee|deposit) (first|to (unlock|release))", 0.85),
+        (
+            r"recovery (fee|agent)|(send|pay) (a |the |)(fee|deposit) (first|to (unlock|release))",
+            0.85,
+        ),
         (r"stuck (at|in) (customs|the airport)|need money for (a |my |)(flight|ticket|visa)", 0.85),
     ],
     "payment": [
-        (r"venmo|cash ?app|cashapp|zelle|pay ?pal|western union|moneygram|revolut|wise transfer", 0.8),
-        (r"(send|pay|give|lend|loan|wire|transfer) (me|us) (\$\d*|£\d*|€\d*|\d+|money|cash|some money|the money)",
-         0.9),
+        (
+            r"venmo|cash ?app|cashapp|zelle|pay ?pal|western union|moneygram|revolut|wise transfer",
+            0.8,
+        ),
+        (
+            r"(send|pay|give|lend|loan|wire|transfer) (me|us) (\$\d*|£\d*|€\d*|\d+|money|cash|"
+            r"some money|the money)",
+            0.9,
+        ),
         (r"(gift ?card|itunes card|google play card|steam card|amazon card)s?", 0.85),
-        (r"(pay|paying) (me|upfront|up front|in advance)|upfront payment|\$\d+ (per|an|a) (hour|session)",
-         0.75),
+        (
+            r"(pay|paying) (me|upfront|up front|in advance)|upfront payment|\$\d+ (per|an|"
+            r"a) (hour|session)",
+            0.75,
+        ),
         (r"(bank|account) (details|number|info)|iban|routing number|sort code", 0.8),
     ],
     "off_platform": [
-        (r"(add|follow|dm|message|msg|text|find|hit) (me|us) (up |)(on|at|@) (insta|instagram|ig|"
-         r"snap|snapchat|sc|telegram|tg|whatsapp|whats app|wa|kik|discord|tiktok|fb|facebook|"
-         r"twitter|x|signal|wechat|line|viber|onlyfans)", 0.95),
-        (r"(my|his|her|our) (insta|instagram|ig|snap|snapchat|sc|telegram|tg|whatsapp|kik|discord|"
-         r"tiktok|signal|wechat|onlyfans|number|cell|phone number|email|e-mail)( is|:| -| =|$)",
-         0.9),
-        (r"(insta|instagram|ig|snap|snapchat|telegram|whatsapp|kik|discord|signal|wechat)( ?:| is| -)",
-         0.7),
+        (
+            r"(add|follow|dm|message|msg|text|find|hit) (me|us) (up |)(on|at|@) (insta|"
+            r"instagram|ig|"
+            r"snap|snapchat|sc|telegram|tg|whatsapp|whats app|wa|kik|discord|tiktok|fb|facebook|"
+            r"twitter|x|signal|wechat|line|viber|onlyfans)",
+            0.95,
+        ),
+        (
+            r"(my|his|her|our) (insta|instagram|ig|snap|snapchat|sc|telegram|tg|whatsapp|kik|"
+            r"discord|"
+            r"tiktok|signal|wechat|onlyfans|number|cell|phone number|email|e-mail)( is|:| -| =|$)",
+            0.9,
+        ),
+        (
+            r"(insta|instagram|ig|snap|snapchat|telegram|whatsapp|kik|discord|signal|"
+            r"wechat)( ?:| is| -)",
+            0.7,
+        ),
         (r"(text|call|ring|whatsapp|email|e-mail) me (at|on)", 0.9),
-        (r"(let's|lets|we should|can we|wanna|want to) (talk|chat|move|continue|switch) (on|to|over "
-         r"to|over on) (insta|instagram|ig|snap|snapchat|telegram|whatsapp|kik|discord|signal|"
-         r"wechat|text|email|another app)", 0.95),
+        (
+            r"(let's|lets|we should|can we|wanna|want to) (talk|chat|move|continue|"
+            r"switch) (on|to|over "
+            r"to|over on) (insta|instagram|ig|snap|snapchat|telegram|whatsapp|kik|discord|signal|"
+            r"wechat|text|email|another app)",
+            0.95,
+        ),
         (r"(talk|chat|continue) (off|outside) (this|the) app|off (this|the) app", 0.85),
     ],
 }

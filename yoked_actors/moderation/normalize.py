@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (lookalike characters are this module's subject)
 """Text normalisation: undo the tricks people use to slip words past a filter.
 
 :func:`normalise` returns two views of one text, both lower-case:
@@ -44,7 +45,8 @@ LEET = str.maketrans(
 )  # fmt: skip
 
 _LEET_CHARS = re.escape("013457789@$!|+€£*")
-_TOKEN = re.compile(rf"[a-z{_LEET_CHARS}]*[a-z][a-z{_LEET_CHARS}]*|[{_LEET_CHARS}]+[a-z][\w{_LEET_CHARS}]*")
+#: A run of letters, digits and leet symbols with at least one letter: "sh1t", "@ss", "b00bs".
+_TOKEN = re.compile(rf"[\w{_LEET_CHARS}]*[a-z][\w{_LEET_CHARS}]*")
 #: Three or more single characters separated by spaces or punctuation: "f u c k", "k.y.s".
 _SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z0-9][\s._\-*~/\\]{1,3}){2,}[a-z0-9](?![a-z0-9])")
 _SEPARATORS = re.compile(r"[\s._\-*~/\\]+")

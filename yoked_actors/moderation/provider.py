@@ -51,8 +51,9 @@ class HttpProvider:
             return {str(name): min(max(float(score), 0.0), 1.0) for name, score in scores.items()}
         except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as error:
             # The error's type only: its text could quote the request.
-            log.warning("moderation provider failed (%s); using the local verdict",
-                        type(error).__name__)
+            log.warning(
+                "moderation provider failed (%s); using the local verdict", type(error).__name__
+            )
             return None
 
     def close(self) -> None:
