@@ -190,11 +190,23 @@ class Scheduler:
         with db.session_scope() as session:
             last = ledger.last_due_at(session, schedule.name)
             if last is not None and last < window_start:
-                lost = fires_between(schedule.spec, max(last, now - MISSED_HISTORY), window_start)
+                # The window includes its start (a fire exactly catch_up old still runs).
+                lost = fires_between(
+                    schedule.spec,
+                    max(last, now - MISSED_HISTORY),
+                    window_start - timedelta(microseconds=1),
+                )
                 self._record_missed(
                     session, schedule, lost, "scheduler not running at the due time", now, result
                 )
-        self._since[schedule.name] = window_start if last is None else max(last, window_start)
+        if last is None:
+            # A schedule new to the ledger: its latest fire within the window is due (a deploy
+            # at 03:20 runs a 03:17 job), nothing before it is recorded as missed.
+            due = fires_between(schedule.spec, window_start - timedelta(microseconds=1), now)
+            since = due[-1] - timedelta(microseconds=1) if due else now
+        else:
+            since = max(last, window_start - timedelta(microseconds=1))
+        self._since[schedule.name] = since
         self._next[schedule.name] = None
 
     def _fire_due(self, schedule: Schedule, now: datetime, result: TickResult) -> None:
