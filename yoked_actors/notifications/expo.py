@@ -48,6 +48,9 @@ MESSAGES_PER_REQUEST = 100
 RECEIPTS_PER_REQUEST = 1_000
 #: A push is worthless a day later (the digest said "new").
 TTL_SECONDS = 24 * 3600
+#: Fast compression: JSON of pushes shrinks several-fold even at level 1, and level 9 (the
+#: default) costs the sending thread several times more CPU for a few percent.
+GZIP_LEVEL = 1
 #: Upper bound on a server-requested Retry-After, so one header cannot stall a run.
 MAX_RETRY_AFTER_S = 60.0
 
@@ -294,7 +297,7 @@ class ExpoPushClient:
 
         if outage.is_set() or not self.limiter.acquire(len(batch), deadline):
             return every(PushResult("carried", error="not_started"))
-        body = gzip.compress(json.dumps([m.to_expo() for m in batch]).encode())
+        body = gzip.compress(json.dumps([m.to_expo() for m in batch]).encode(), GZIP_LEVEL)
         try:
             response = self._post(SEND_PATH, body, deadline)
         except _Retryable as gave_up:
@@ -367,7 +370,7 @@ class ExpoPushClient:
                   for i in range(0, len(ticket_ids), RECEIPTS_PER_REQUEST)]
         receipts: dict[str, Receipt] = {}
         for chunk in chunks:
-            body = gzip.compress(json.dumps({"ids": chunk}).encode())
+            body = gzip.compress(json.dumps({"ids": chunk}).encode(), GZIP_LEVEL)
             try:
                 response = self._post(RECEIPTS_PATH, body, None)
             except (_Retryable, httpx.TransportError) as error:
