@@ -1,0 +1,49 @@
+"""Daily match generation's own table (issue 5) and the index it adds to ``match_offers``.
+
+``matching_runs``: one row per (timezone, local date) generated. It is created when a run
+starts, fixes the run's reference instant ``as_of`` (a resumed run reuses it, so it decides on
+the same clock), counts the offer chunks written, and holds the run summary once ``completed``.
+A completed row is what makes a second run of the same day write nothing at once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, DateTime, Double, Index, Integer, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yoked_actors.db import Base
+from yoked_actors.models.contract import MatchOffer
+
+RUN_STATUSES = ("running", "completed")
+
+
+class MatchingRun(Base):
+    """The generation of one timezone's offers for one local date."""
+
+    __tablename__ = "matching_runs"
+    __table_args__ = (CheckConstraint("status IN ('running', 'completed')", name="status"),)
+
+    timezone: Mapped[str] = mapped_column(Text, primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(Text, server_default="running")
+    #: The run's clock: eligibility (active in the last 14 days), the recent-batch rule and the
+    #: offers' created_at / expires_at are all computed from it, on every attempt.
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="1")
+    chunks_done: Mapped[int] = mapped_column(Integer, server_default="0")
+    eligible_users: Mapped[int | None] = mapped_column(Integer)
+    users_with_offers: Mapped[int | None] = mapped_column(Integer)
+    offers_selected: Mapped[int | None] = mapped_column(Integer)
+    #: Rows inserted, summed over attempts (a resumed run adds only what was missing).
+    offers_written: Mapped[int] = mapped_column(Integer, server_default="0")
+    mean_score: Mapped[float | None] = mapped_column(Double)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+# The generation counts each user's offers of a few local dates; without this index that is a
+# scan of the whole table every morning in every timezone.
+Index("ix_match_offers_local_date", MatchOffer.local_date)
