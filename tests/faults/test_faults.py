@@ -151,7 +151,7 @@ def test_rabbitmq_restarted_while_producing_and_consuming(
 
 
 def test_postgres_stopped_while_jobs_run(rabbitmq_url: str, tmp_path: Path) -> None:
-    postgres = PrivatePostgres(tmp_path)
+    postgres = PrivatePostgres()
     try:
         url = postgres.url
         create_effects_table(url)
