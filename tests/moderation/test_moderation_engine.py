@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -103,10 +104,16 @@ def test_the_gravest_categories_hide_others_flag() -> None:
 def test_the_fast_classifier_equals_the_packages_own_predictions() -> None:
     from profanity_check import predict_prob
 
-    texts = ["you are a fucking idiot", "great squat today", "your form sucks tbh", ""]
+    evaluation = Path(__file__).resolve().parents[2] / "eval" / "moderation"
+    texts = (evaluation / "clean.txt").read_text("utf-8").splitlines()
+    texts += [
+        row.split("\t", 1)[-1]
+        for row in (evaluation / "abusive.tsv").read_text("utf-8").splitlines()
+    ]
+    texts = [normalise(text).words for text in texts] + ["", "the and of"]
     fast = classifier.load()
     assert fast.__module__ == "yoked_actors.moderation.classifier"  # not the slow fallback
-    assert list(fast(texts)) == pytest.approx(list(predict_prob(texts)))
+    assert list(fast(texts)) == pytest.approx(list(predict_prob(texts)), abs=1e-9)
 
 
 def test_a_verdict_names_detectors_never_the_text_and_carries_the_engine_version() -> None:

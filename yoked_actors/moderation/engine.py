@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from yoked_actors.moderation import classifier, detectors
@@ -30,6 +31,7 @@ _PRAISE = re.compile(
 )
 
 
+@cache  # importlib.metadata is slow (about 2 ms a call)
 def engine_version() -> str:
     """Rules version and classifier version, recorded with every result."""
     return f"yoked-moderation {RULES_VERSION}; {classifier.classifier_version()}"
