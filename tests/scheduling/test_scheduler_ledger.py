@@ -25,28 +25,33 @@ def ping_schedule(name: str, cron: str = "* * * * *", **kwargs: object) -> Sched
 
 
 def test_two_schedulers_fire_each_minute_exactly_once(rabbitmq_broker: RabbitmqBroker) -> None:
+    """Both replicas tick concurrently at every simulated instant (5 s steps over six
+    minutes): the race on each due minute is real, the clock only waits for both to look."""
     schedule = ping_schedule("every-minute")
     clock = FakeClock(utc("2026-03-08T12:00:30"))
     replicas = [Scheduler([schedule], clock=clock, scheduler_id=f"s{i}") for i in (1, 2)]
+    seen = [clock(), clock()]
     stop = threading.Event()
 
-    def run(scheduler: Scheduler) -> None:
+    def run(index: int) -> None:
         while not stop.is_set():
-            scheduler.tick()
-            time.sleep(0.001)
+            instant = clock()
+            replicas[index].tick(instant)
+            seen[index] = instant
+            time.sleep(0.0005)
 
-    threads = [threading.Thread(target=run, args=(s,)) for s in replicas]
+    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
     for thread in threads:
         thread.start()
-    # Six simulated minutes in 5-second steps, both replicas ticking all along.
     for _ in range(72):
-        clock.advance(seconds=5)
-        time.sleep(0.01)
+        instant = clock.advance(seconds=5)
+        deadline = time.monotonic() + 10
+        while min(seen) < instant and time.monotonic() < deadline:
+            time.sleep(0.0005)
     stop.set()
     for thread in threads:
         thread.join()
-    for scheduler in replicas:  # a last look at the final instant by both
-        scheduler.tick()
+    assert min(seen) == clock() == utc("2026-03-08T12:06:30")
 
     rows = ledger_rows("every-minute")
     expected = [utc("2026-03-08T12:00:00") + timedelta(minutes=i) for i in range(7)]
