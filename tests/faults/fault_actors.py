@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from yoked_actors.db import session_scope
-from yoked_actors.jobs import job
+from yoked_actors.jobs import Job, job
 from yoked_actors.middleware.idempotency import claim_once
 
 
@@ -27,16 +27,7 @@ class FaultPayload(BaseModel):
     block_db_s: int = Field(default=0, ge=0, le=600)
 
 
-@job(
-    FAULT_JOB,
-    queue=FAULT_QUEUE,
-    payload=FaultPayload,
-    max_retries=3,
-    time_limit=1_000,
-    transient_max_retries=40,
-    transient_max_backoff=2_000,
-)
-def effect(payload: FaultPayload) -> dict[str, int]:
+def apply_effect(payload: FaultPayload) -> dict[str, int]:
     """Apply the effect of ``payload.key`` once, whatever the number of deliveries."""
     message = CurrentMessage.get_current_message()
     first_attempt = message is None or not message.options.get("retries")
@@ -55,3 +46,17 @@ def effect(payload: FaultPayload) -> dict[str, int]:
             {"key": payload.key},
         )
     return {"applied": 1}
+
+
+def declare() -> Job[FaultPayload]:
+    """Declare ``faults.effect`` on the current broker (worker processes; the outbox relay of
+    the RabbitMQ scenario, which validates and sends it)."""
+    return job(
+        FAULT_JOB,
+        queue=FAULT_QUEUE,
+        payload=FaultPayload,
+        max_retries=3,
+        time_limit=1_000,
+        transient_max_retries=40,
+        transient_max_backoff=2_000,
+    )(apply_effect)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-import fault_actors  # noqa: F401  (declares faults.effect on that broker)
+import fault_actors
 
 from yoked_actors.entrypoint import broker  # noqa: F401  (settings, logging, broker, actors)
+
+fault_actors.declare()  # after the entrypoint has built the broker

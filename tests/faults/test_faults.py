@@ -14,8 +14,12 @@ import threading
 import time
 from pathlib import Path
 
+import dramatiq
+import fault_actors
 import pika
+import psycopg
 import pytest
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from fault_support import (
     FAULT_JOB,
     FAULT_QUEUE,
@@ -24,6 +28,7 @@ from fault_support import (
     create_effects_table,
     effects,
     fault_message,
+    plain,
     private_rabbit,
     producer_broker,
     queue_depth,
@@ -31,6 +36,11 @@ from fault_support import (
     wait_until,
     worker_process,
 )
+
+from yoked_actors.broker import middleware_stack, use_broker
+from yoked_actors.jobs import JOBS
+from yoked_actors.outbox import Relay
+from yoked_actors.settings import load_settings
 
 pytestmark = [
     pytest.mark.faults,
@@ -99,10 +109,13 @@ def test_worker_killed_three_times_mid_run(
 def test_rabbitmq_restarted_while_producing_and_consuming(
     database_url: str, tmp_path: Path
 ) -> None:
+    """A producer sends 400 messages and the outbox gets 150 rows while RabbitMQ restarts."""
     create_effects_table(database_url)
-    report = Report("RabbitMQ restart under load")
+    report = Report("RabbitMQ restart under load (direct sends + outbox relay)")
     accepted: set[str] = set()
+    outbox_keys = {f"outbox-{i:03d}" for i in range(150)}
     send_errors = 0
+    previous_broker = dramatiq.get_broker()
     with private_rabbit() as rabbit:
         broker = producer_broker(rabbit.url)
         stop = threading.Event()
@@ -124,16 +137,37 @@ def test_rabbitmq_restarted_while_producing_and_consuming(
                         time.sleep(0.5)
                 time.sleep(0.02)
 
-        with worker_process(database_url, rabbit.url, tmp_path / "worker.log") as worker:
-            producer = threading.Thread(target=produce)
-            producer.start()
-            try:
+        def fill_outbox() -> None:
+            # The API's way: plain SQL in its own transactions, whatever RabbitMQ is doing.
+            with psycopg.connect(plain(database_url), autocommit=True) as connection:
+                for key in sorted(outbox_keys):
+                    connection.execute(
+                        "INSERT INTO outbox (actor, payload) VALUES (%s, %s)",
+                        (FAULT_JOB, json.dumps({"key": key})),
+                    )
+                    time.sleep(0.05)
+
+        # The outbox relay, in this process, publishing to the private node.
+        settings = load_settings({"DATABASE_URL": database_url, "RABBITMQ_URL": rabbit.url})
+        relay_broker = RabbitmqBroker(
+            url=rabbit.url, confirm_delivery=True, middleware=middleware_stack(settings)
+        )
+        use_broker(relay_broker)
+        fault_actors.declare()
+        relay = Relay(poll_interval_s=1.0, max_backoff_s=2.0)
+        threads = [threading.Thread(target=f) for f in (produce, fill_outbox, relay.run)]
+        try:
+            with worker_process(database_url, rabbit.url, tmp_path / "worker.log") as worker:
+                for thread in threads:
+                    thread.start()
                 time.sleep(3)
                 rabbit.stop()
                 time.sleep(2)
                 rabbit.start()
                 restarted = time.monotonic()
-                producer.join(timeout=120)
+                threads[0].join(timeout=120)
+                threads[1].join(timeout=120)
+                accepted |= outbox_keys
                 wait_until(
                     lambda: _drained(database_url, rabbit.url, accepted),
                     120,
@@ -141,13 +175,24 @@ def test_rabbitmq_restarted_while_producing_and_consuming(
                 )
                 report.recovery_s = time.monotonic() - restarted
                 assert worker.alive()
-            finally:
-                stop.set()
-                producer.join(timeout=30)
-        broker.close()
-    report.notes = {"send_errors_retried": send_errors}
+        finally:
+            stop.set()
+            relay.stop()
+            for thread in threads:
+                if thread.ident is not None:  # started
+                    thread.join(timeout=30)
+            JOBS.pop(FAULT_JOB, None)
+            use_broker(previous_broker)
+            relay_broker.close()
+            broker.close()
+    report.notes = {
+        "send_errors_retried": send_errors,
+        "outbox_rows": len(outbox_keys),
+        "relayed": relay.totals.sent,
+    }
     report.check(database_url, accepted)
-    assert len(accepted) == 400
+    assert len(accepted) == 400 + len(outbox_keys)
+    assert relay.totals.sent == len(outbox_keys)  # each row published once
 
 
 def test_postgres_stopped_while_jobs_run(rabbitmq_url: str, tmp_path: Path) -> None:
