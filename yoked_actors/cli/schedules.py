@@ -155,7 +155,12 @@ def fires(
             session, since=since, schedule=schedule, status=status, limit=limit
         )
     if as_json:
-        print_json([asdict(row) for row in rows])
+        print_json(
+            [
+                {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(row).items()}
+                for row in rows
+            ]
+        )
         return
     if not rows:
         click.echo(f"no fires since {since.isoformat()}")
