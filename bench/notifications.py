@@ -51,6 +51,7 @@ def seed(url: str, users: int, notifications: int) -> None:
         with cur.copy("COPY notifications (user_id, kind, payload, created_at) FROM STDIN") as copy:
             for i in range(notifications):
                 user_id = ids[i % users]
+                payload: dict[str, object]
                 if i < users:
                     kind, payload = "daily_matches", {"count": 1 + i % 3}
                 elif i % 4:
