@@ -54,7 +54,7 @@ def drain(broker: RabbitmqBroker, queue: str) -> list[dict[str, Any]]:
     import json
 
     channel = broker.channel
-    bodies = []
+    bodies: list[dict[str, Any]] = []
     while True:
         method, _, body = channel.basic_get(queue, auto_ack=True)
         if method is None:

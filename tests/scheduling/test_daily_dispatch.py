@@ -49,6 +49,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, date]]:
         return Sent(message_id=f"m-{timezone}-{local_date}")
 
     monkeypatch.setattr(dispatch, "send_generation", record)
+    monkeypatch.setattr(dispatch, "generator_declared", lambda: True)
     return calls
 
 
@@ -173,6 +174,16 @@ def test_an_unknown_timezone_name_is_skipped(clean_db: str, sent: list[tuple[str
     summary = run(now)
     assert summary["invalid"] == 1 and summary["dispatched"] == 1
     assert sent == [("UTC", date(2026, 1, 15))]
+
+
+def test_without_the_generator_nothing_is_claimed(
+    clean_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dispatch, "generator_declared", lambda: False)
+    now = utc("2026-01-15T09:00:00")
+    add_user("UTC", active_at=now)
+    assert run(now)["generator_missing"] == 1
+    assert claims() == []  # dispatched once the generator is deployed, before noon
 
 
 def test_dispatch_enqueues_generation_on_rabbitmq(rabbitmq_broker: RabbitmqBroker) -> None:

@@ -58,7 +58,7 @@ def test_a_fire_that_waited_past_its_window_is_recorded_missed_and_a_timely_one_
         for r in caplog.records
         if r.name == "yoked_actors.scheduling.middleware" and r.levelno == logging.WARNING
     ]
-    assert len(warnings) == 1 and late.message_id in warnings[0]
+    assert len(warnings) == 1 and str(late.message_id) in warnings[0]
     assert "recorded as missed, not run" in warnings[0]
 
     (timely,) = ledger_rows("loose-window")

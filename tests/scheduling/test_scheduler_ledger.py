@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import pika.exceptions
 import pytest
@@ -18,7 +19,7 @@ from yoked_actors.scheduling.scheduler import Scheduler
 QUEUE = "maintenance"  # system.ping's queue
 
 
-def ping_schedule(name: str, cron: str = "* * * * *", **kwargs: object) -> Schedule:
+def ping_schedule(name: str, cron: str = "* * * * *", **kwargs: Any) -> Schedule:
     return Schedule(
         name=name, cron=cron, actor_name="system.ping", payload={"note": name}, **kwargs
     )

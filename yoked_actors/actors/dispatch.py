@@ -28,7 +28,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from yoked_actors.db import session_scope
-from yoked_actors.jobs import get_job, job
+from yoked_actors.jobs import JOBS, get_job, job
 from yoked_actors.models.contract import User
 from yoked_actors.models.scheduling import DailyDispatch
 from yoked_actors.queues import Queue
@@ -68,6 +68,11 @@ def send_generation(timezone: str, local_date: date) -> dramatiq.Message[Any]:
         {"timezone": timezone, "local_date": local_date.isoformat()},
         idempotency_key=f"daily-matches:{timezone}:{local_date.isoformat()}",
     )
+
+
+def generator_declared() -> bool:
+    """Whether this process declares ``matching.generate_daily``."""
+    return GENERATE_ACTOR in JOBS
 
 
 def eligible_timezones(now: datetime) -> dict[str, int]:
@@ -119,6 +124,12 @@ def dispatch_daily(payload: DispatchPayload) -> dict[str, int]:
     unknown timezone names (logged, skipped)."""
     now = payload.now or datetime.now(UTC)
     summary = {"timezones": 0, "dispatched": 0, "already": 0, "outside_window": 0, "invalid": 0}
+    if not generator_declared():
+        # A deployment without the generator: claim nothing, so that the days are dispatched
+        # (until the noon cut-off) once it is deployed.
+        logger.error("dispatch_daily: %s is not declared; nothing dispatched", GENERATE_ACTOR)
+        summary["generator_missing"] = 1
+        return summary
     for timezone, users in sorted(eligible_timezones(now).items()):
         summary["timezones"] += 1
         try:

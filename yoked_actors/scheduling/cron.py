@@ -62,7 +62,7 @@ def _expand(raw: str, name: str, low: int, high: int) -> list[int]:
     return values
 
 
-class ZonedCronSpec(CronSpec):  # type: ignore[misc]
+class ZonedCronSpec(CronSpec):
     """periodiq's CronSpec with a correct day of week and an IANA timezone.
 
     ``ZonedCronSpec.parse("0 9 * * sun", timezone="Europe/London")``. The spec itself matches

@@ -23,7 +23,7 @@ from yoked_actors.scheduling import ledger
 logger = logging.getLogger(__name__)
 
 
-class ScheduledFires(PeriodiqMiddleware):  # type: ignore[misc]
+class ScheduledFires(PeriodiqMiddleware):
     """Runs a scheduled message unless it waited longer than its fire's catch-up window.
 
     Reads the message options the scheduler sets: ``scheduled_at`` (the due instant, ISO),
