@@ -348,3 +348,20 @@ def test_the_rate_limit_leaves_what_does_not_fit_for_the_next_run(
     tokens = fake_expo.tokens_received()
     assert len(tokens) == len(set(tokens)) == 250
     assert {n.status for n in rows.notifications()} == {"sent"}
+
+
+def test_a_receipt_that_never_comes_is_asked_again_then_recorded_expired(
+    rows: Rows, clock: Clock, fake_expo: FakeExpo, expo: ExpoPushClient
+) -> None:
+    from yoked_actors.notifications.batching import poll_receipts
+
+    rows.notify(rows.user(), "daily_matches")
+    run(expo, clock)
+    fake_expo.tickets.clear()  # Expo lost it (or has not produced it yet)
+
+    clock.advance(minutes=16)
+    assert poll_receipts(expo, clock=clock)["not_ready"] == 1
+    clock.advance(hours=24)
+    assert poll_receipts(expo, clock=clock)["expired"] == 1
+    assert [d.receipt_status for d in rows.deliveries()] == ["expired"]
+    assert poll_receipts(expo, clock=clock)["checked"] == 0
