@@ -1,0 +1,239 @@
+"""Benchmark: moderation end to end, emit -> decision committed, with real worker processes.
+
+Two figures, one run, same servers:
+
+1. Throughput: N ``message.sent`` events are published while no worker runs; then
+   ``yoked worker -p 2 -t 8 -Q moderation`` starts, and decisions/s are counted between the
+   500th and the last committed result (so worker boot and classifier loading are excluded).
+2. Latency at a sustained rate (default 100 msg/s for 30 s) with the same, now warm, workers:
+   for each event, the time from just before ``emit()`` (publisher confirms on) until a poller
+   (every 2 ms, its own connection) sees its ``moderation_results`` row committed. p50 / p90 /
+   p99 / max are printed. The poll interval adds up to 2 ms to each figure.
+
+Messages are real rows (texts drawn from eval/moderation/, so about half are flagged and write
+strikes, suspensions and notifications). A scratch database and vhost are created and dropped.
+
+Usage: .venv/bin/python bench/moderation_latency.py [--messages 10000] [--rate 100]
+       [--seconds 30] [--processes 2] [--threads 8]
+Servers: TEST_DATABASE_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres) and
+TEST_RABBITMQ_HOST (default 127.0.0.1:5672, guest/guest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+
+ADMIN_URL = os.environ.get(
+    "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from moderation_eval import load_set  # noqa: E402
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+def _seed(url: str, count: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """``count`` messages from 500 users; returns (message id, sender id) pairs."""
+    texts = [text for _, text in load_set()]
+    rng = random.Random(7)
+    users = [uuid.uuid4() for _ in range(500)]
+    rows = []
+    with psycopg.connect(url) as connection:
+        with connection.cursor().copy("COPY users (id) FROM STDIN") as copy:
+            for user in users:
+                copy.write_row((user,))
+        with connection.cursor().copy(
+            "COPY messages (id, sender_id, recipient_id, content) FROM STDIN"
+        ) as copy:
+            for _ in range(count):
+                message, sender, recipient = uuid.uuid4(), rng.choice(users), rng.choice(users)
+                copy.write_row((message, sender, recipient, rng.choice(texts)))
+                rows.append((message, sender))
+    return rows
+
+
+def _payload(message: uuid.UUID, sender: uuid.UUID) -> dict[str, str]:
+    return {"messageId": str(message), "content": "hint", "senderId": str(sender)}
+
+
+def _count(url: str) -> int:
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SELECT count(*) FROM moderation_results").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _throughput(url: str, n: int) -> float:
+    with psycopg.connect(url) as connection:
+        times = [
+            row[0]
+            for row in connection.execute(
+                "SELECT created_at FROM moderation_results ORDER BY created_at"
+            )
+        ]
+    skip = min(500, n // 10)
+    span = (times[-1] - times[skip]).total_seconds()
+    return (len(times) - 1 - skip) / span
+
+
+def _latency(url: str, rows: list[tuple[uuid.UUID, uuid.UUID]], rate: float, emit) -> list[float]:
+    sent: dict[uuid.UUID, float] = {}
+    seen: dict[uuid.UUID, float] = {}
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def poll() -> None:
+        with psycopg.connect(url, autocommit=True) as connection:
+            while not done.is_set() or len(seen) < len(sent):
+                with lock:
+                    pending = [m for m in sent if m not in seen]
+                if pending:
+                    found = connection.execute(
+                        "SELECT message_id FROM moderation_results WHERE message_id = ANY(%s)",
+                        (pending,),
+                    ).fetchall()
+                    now = time.perf_counter()
+                    for (message_id,) in found:
+                        seen[message_id] = now
+                time.sleep(0.002)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    start = time.perf_counter()
+    for i, (message, sender) in enumerate(rows):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        with lock:
+            sent[message] = time.perf_counter()
+        emit(_payload(message, sender))
+    achieved = len(rows) / (time.perf_counter() - start)
+    done.set()
+    poller.join(timeout=60)
+    print(f"  sent {len(rows)} at {achieved:.1f} msg/s; judged {len(seen)}")
+    return [(seen[m] - sent[m]) * 1000 for m in sent if m in seen]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    arguments = parser.parse_args()
+
+    run = uuid.uuid4().hex[:8]
+    name = f"yoked_bench_moderation_{run}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    _rabbitmqctl("add_vhost", name)
+    _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    amqp = f"amqp://guest:guest@{RABBITMQ_HOST}/{quote(name, safe='')}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": sa_url,
+        "RABBITMQ_URL": amqp,
+        "METRICS_PORT": "0",
+        "LOG_LEVEL": "warning",
+        "YOKED_ENV": "test",
+    }
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "RABBITMQ_URL", "METRICS_PORT")})
+    worker = None
+    try:
+        from yoked_actors import events, migrate
+        from yoked_actors.actors import load_actors
+        from yoked_actors.broker import setup_broker
+        from yoked_actors.settings import load_settings
+
+        migrate.upgrade(sa_url)
+        latency_count = int(arguments.rate * arguments.seconds)
+        rows = _seed(url, arguments.messages + latency_count)
+        setup_broker(load_settings(env))
+        load_actors()
+
+        def emit(payload: dict[str, str]) -> None:
+            events.emit("message.sent", payload)
+
+        print(
+            f"throughput: {arguments.messages} events queued, then "
+            f"yoked worker -p {arguments.processes} -t {arguments.threads}"
+        )
+        for message, sender in rows[: arguments.messages]:
+            emit(_payload(message, sender))
+        worker = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "yoked"),
+                "worker",
+                "-p",
+                str(arguments.processes),
+                "-t",
+                str(arguments.threads),
+                "-Q",
+                "moderation",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 600
+        while _count(url) < arguments.messages and time.monotonic() < deadline:
+            time.sleep(0.2)
+        print(
+            f"  {_throughput(url, arguments.messages):.0f} decisions/s "
+            f"(committed results, 500th to last)"
+        )
+
+        print(
+            f"latency: {arguments.rate:.0f} msg/s for {arguments.seconds:.0f} s, emit -> committed"
+        )
+        latencies = sorted(_latency(url, rows[arguments.messages :], arguments.rate, emit))
+        q = statistics.quantiles(latencies, n=100)
+        print(
+            f"  p50 {q[49]:.1f} ms, p90 {q[89]:.1f} ms, p99 {q[98]:.1f} ms, "
+            f"max {latencies[-1]:.1f} ms"
+        )
+        with psycopg.connect(url) as connection:
+            decisions: dict[str, int] = dict(
+                connection.execute(
+                    "SELECT decision, count(*) FROM moderation_results GROUP BY decision"
+                ).fetchall()
+            )
+        print(f"  decisions: {decisions}")
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        from yoked_actors import db
+
+        db.dispose()
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _rabbitmqctl("delete_vhost", name)
+
+
+if __name__ == "__main__":
+    main()
