@@ -211,3 +211,31 @@ def test_every_schedule_entry_parses_and_has_a_unique_name() -> None:
 def test_every_schedule_entry_names_a_declared_job() -> None:
     missing = sorted({s.actor_name for s in SCHEDULES} - set(JOBS))
     assert missing == [], f"schedules name undeclared actors: {missing}"
+
+
+def test_periodiq_style_periodic_option_joins_the_table() -> None:
+    """Actors declared with periodiq's `periodic` option are scheduled too, read in the
+    timezone of a zoned spec (UTC for a plain periodiq CronSpec), Sunday fixed."""
+    from yoked_actors.scheduling.scheduler import all_schedules
+
+    class Actor:
+        def __init__(self, name: str, options: dict[str, object]) -> None:
+            self.actor_name, self.options = name, options
+
+    table = all_schedules(
+        [
+            Actor("demo.weekly", {"periodic": CronSpec.parse("0 0 * * 0")}),
+            Actor("demo.london", {"periodic": cron("0 9 * * sun", "Europe/London")}),
+            Actor("demo.plain", {}),
+            Actor(SCHEDULES[0].actor_name, {"periodic": cron("* * * * *")}),  # already listed
+        ]
+    )
+    extra = {s.name: s for s in table[len(SCHEDULES) :]}
+    assert sorted(extra) == ["demo.london", "demo.weekly"]
+    assert next_fires(extra["demo.weekly"].spec, utc("2026-03-02T00:00:00"), 1) == [
+        utc("2026-03-08T00:00:00")
+    ]
+    assert extra["demo.london"].timezone == "Europe/London"
+    assert next_fires(extra["demo.london"].spec, utc("2026-03-30T00:00:00"), 1) == [
+        utc("2026-04-05T08:00:00")  # 09:00 BST
+    ]

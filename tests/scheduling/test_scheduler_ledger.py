@@ -11,6 +11,7 @@ from typing import Any
 import pika.exceptions
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from prometheus_client import REGISTRY
 from sched_support import FakeClock, drain, ledger_rows, utc
 
 from yoked_actors.schedules import Schedule
@@ -143,7 +144,9 @@ def test_sunday_and_weekly_fire_in_their_timezone(rabbitmq_broker: RabbitmqBroke
 
 
 def test_a_failed_enqueue_leaves_the_fire_unclaimed_and_retries_it(
-    rabbitmq_broker: RabbitmqBroker, monkeypatch: pytest.MonkeyPatch
+    rabbitmq_broker: RabbitmqBroker,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     schedule = ping_schedule("flaky-broker")
     clock = FakeClock(utc("2026-03-08T12:00:02"))
@@ -154,15 +157,21 @@ def test_a_failed_enqueue_leaves_the_fire_unclaimed_and_retries_it(
         raise pika.exceptions.AMQPConnectionError("broker unreachable")
 
     monkeypatch.setattr(rabbitmq_broker, "enqueue", broken)
-    result = scheduler.tick()
+    with caplog.at_level(logging.WARNING, logger="yoked_actors.scheduling.scheduler"):
+        result = scheduler.tick()
+    assert "scheduler: oldest overdue fire flaky-broker@2026-03-08T12:00:00+00:00 is 2 s late" in [
+        r.getMessage() for r in caplog.records
+    ]
     assert result.failed == ["flaky-broker@2026-03-08T12:00:00+00:00"]
     assert ledger_rows("flaky-broker") == []  # the claim rolled back with the failed send
+    assert REGISTRY.get_sample_value("yoked_scheduler_oldest_overdue_seconds") == 2.0
 
     monkeypatch.setattr(rabbitmq_broker, "enqueue", real_enqueue)
     clock.set(utc("2026-03-08T12:00:05"))
     assert scheduler.tick().enqueued == ["flaky-broker@2026-03-08T12:00:00+00:00"]
     (row,) = ledger_rows("flaky-broker")
     assert row.status == "enqueued" and row.lateness_ms == 5000
+    assert REGISTRY.get_sample_value("yoked_scheduler_oldest_overdue_seconds") == 0.0
     assert len(drain(rabbitmq_broker, QUEUE)) == 1
 
 
