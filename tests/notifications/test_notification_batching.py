@@ -294,6 +294,7 @@ def test_rows_that_no_longer_apply_are_dropped_with_their_reason(
     user, pest = rows.user(), rows.user()
     rows.block(user, pest)
     rows.notify(suspended, "daily_matches")
+    notice = rows.notify(suspended, "safety", messageId="m1", suspended=True)
     rows.notify(deleted, "daily_matches")
     rows.notify(user, "new_message", sender_id=str(pest))
     rows.notify(user, "new_message", **{"from": str(pest)})  # type: ignore[arg-type]
@@ -306,10 +307,10 @@ def test_rows_that_no_longer_apply_are_dropped_with_their_reason(
     assert sorted(reasons.values()) == sorted([
         ("dropped", "user_inactive"), ("dropped", "user_inactive"),
         ("dropped", "sender_blocked"), ("dropped", "sender_blocked"), ("dropped", "expired"),
-        ("sent", None),
+        ("sent", None), ("sent", None),
     ])
-    assert reasons[kept] == ("sent", None)
-    assert [m["title"] for m in fake_expo.accepted] == ["It's a match!"]
+    assert reasons[kept] == reasons[notice] == ("sent", None)  # a suspension notice still goes
+    assert sorted(m["title"] for m in fake_expo.accepted) == ["Account notice", "It's a match!"]
 
 
 def test_the_daily_cap_defers_to_the_next_local_morning(

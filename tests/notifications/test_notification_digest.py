@@ -41,6 +41,9 @@ def recipient(**overrides: Any) -> Recipient:
          "It's a match!", "Say hi and plan your first session.", "yoked://matches"),
         ([row("daily_matches", count=3)], "Your 3 new workout partners",
          "Today's picks are ready. Take a look!", "yoked://matches/today"),
+        ([row("daily_matches", offers=2, local_date="2026-03-10")],  # as matching writes it
+         "Your 2 new workout partners", "Today's picks are ready. Take a look!",
+         "yoked://matches/today"),
         ([row("daily_matches", offer_ids=[1])], "Your new workout partner",
          "Today's picks are ready. Take a look!", "yoked://matches/today"),
         ([row("new_message", 1, sender_id="a", match_offer_id=3),
@@ -114,6 +117,11 @@ def test_plan_order_inactive_then_stale_and_blocked_then_quiet_then_cap_then_tok
     rows = [row("new_message", 1, sender_id="pest"), row("daily_matches", 2)]
     assert plan_user(rows, recipient(active=False), NOW, max_per_day=5).dropped == [
         (1, "user_inactive"), (2, "user_inactive")]
+
+    suspended = recipient(active=False, suspended=True)
+    plan = plan_user([*rows, row("safety", 3)], suspended, NOW, max_per_day=5)
+    assert plan.dropped == [(1, "user_inactive"), (2, "user_inactive")]
+    assert plan.digest is not None and plan.digest.notification_ids == (3,)
 
     plan = plan_user(rows, recipient(blocked=frozenset({"pest"})), NOW, max_per_day=5)
     assert plan.dropped == [(1, "sender_blocked")]

@@ -310,7 +310,8 @@ def _lock_recipients(
     active tokens' values go into ``token_values`` (to address the pushes, never stored)."""
     locked = _sql(
         session,
-        "SELECT id, status = 'active' AND deleted_at IS NULL AS active, timezone, "
+        "SELECT id, status = 'active' AND deleted_at IS NULL AS active, "
+        "status = 'suspended' AND deleted_at IS NULL AS suspended, timezone, "
         "quiet_hours_start, quiet_hours_end FROM users WHERE id = ANY(:users) "
         "ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
         {"users": users},
@@ -349,6 +350,7 @@ def _lock_recipients(
         recipients[user.id] = Recipient(
             user_id=user.id,
             active=bool(user.active),
+            suspended=bool(user.suspended),
             timezone=user.timezone,
             quiet_hours_start=user.quiet_hours_start,
             quiet_hours_end=user.quiet_hours_end,

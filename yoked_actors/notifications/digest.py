@@ -18,7 +18,8 @@ anything else       "Something new on Yoked"               ``yoked://notificatio
 
 Payload keys read (all optional): a sender as ``sender_id`` / ``senderId`` / ``from`` (blocked
 senders are dropped, distinct senders counted), a conversation or offer as ``match_offer_id`` /
-``offer_id`` (camelCase accepted), and for ``daily_matches`` a ``count`` or an ``offer_ids`` list.
+``offer_id`` (camelCase accepted), and for ``daily_matches`` a ``count`` or ``offers`` number
+(what matching writes) or an ``offer_ids`` list.
 Push text never quotes a message or names anyone: counts only.
 """
 
@@ -72,6 +73,8 @@ class Recipient:
     blocked: frozenset[str] = frozenset()
     #: Digests already sent on the user's current local day.
     digests_today: int = 0
+    #: ``status = 'suspended'`` and not deleted: only ``safety`` notices still reach them.
+    suspended: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,10 +137,12 @@ def _partner_count(rows: Sequence[PendingNotification]) -> int:
 def _match_count(rows: Sequence[PendingNotification]) -> int:
     total = 0
     for row in rows:
-        count = row.payload.get("count")
+        count = row.payload.get("count", row.payload.get("offers"))
         offers = row.payload.get("offer_ids") or row.payload.get("offerIds")
         if isinstance(count, int) and count > 0:
             total += count
+        elif isinstance(count, list) and count:
+            total += len(count)
         elif isinstance(offers, list) and offers:
             total += len(offers)
         else:
@@ -208,7 +213,9 @@ def plan_user(
 ) -> UserPlan:
     """Decide one user's claimed rows.
 
-    In order: rows for a missing, deleted or suspended user are dropped (``user_inactive``);
+    In order: rows for a missing, deleted or deactivated user, and rows other than ``safety``
+    for a suspended one (the notice of their suspension still goes out), are dropped
+    (``user_inactive``);
     rows older than :data:`MAX_AGE` (``expired``) or from a sender the user blocked
     (``sender_blocked``) are dropped; inside quiet hours the rest is deferred to their end
     (``quiet_hours``); past ``max_per_day`` digests on the local day, to the next allowed time of
@@ -216,12 +223,14 @@ def plan_user(
     (``no_active_token``); otherwise it becomes one digest.
     """
     plan = UserPlan()
-    if recipient is None or not recipient.active:
+    if recipient is None or not (recipient.active or recipient.suspended):
         plan.dropped = [(r.id, "user_inactive") for r in rows]
         return plan
     live: list[PendingNotification] = []
     for row in rows:
-        if now - row.created_at > MAX_AGE:
+        if recipient.suspended and row.kind != "safety":
+            plan.dropped.append((row.id, "user_inactive"))
+        elif now - row.created_at > MAX_AGE:
             plan.dropped.append((row.id, "expired"))
         elif (sender_of(row.payload) or "") in recipient.blocked:
             plan.dropped.append((row.id, "sender_blocked"))
