@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from dramatiq import Worker
 from reliability_support import effects, runs_by_id, wait_until
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
+from yoked_actors import db
 from yoked_actors.errors import PayloadError
 from yoked_actors.middleware.retry_policy import is_transient
 from yoked_actors.middleware.run_history import STATUS_RANK, RunRecorder, describe_error
@@ -135,3 +138,31 @@ def test_a_long_run_shows_as_running_and_a_short_one_is_written_once(clean_db: s
     recorder.finished("long")
     recorder.flush()
     assert runs_by_id()["long"]["status"] == "running"  # until its terminal event lands
+
+
+def test_recording_after_a_worker_stopped_starts_a_new_flusher(clean_db: str) -> None:
+    # A process whose Worker stops (before_worker_shutdown closes the recorder) and which goes
+    # on sending or running jobs must not buffer their runs forever.
+    recorder = RunRecorder(interval_s=0.05)
+    event = {"actor": "a.b", "queue": "default", "status": "queued", "status_rank": 0}
+    recorder.record("before", dict(event))
+    recorder.close()
+    recorder.record("after", dict(event))
+
+    def stored() -> set[str]:
+        with db.get_engine().connect() as connection:
+            return set(connection.execute(text("SELECT message_id FROM job_runs")).scalars())
+
+    wait_until(lambda: stored() == {"before", "after"}, timeout=5)
+    recorder.close()
+
+
+def test_an_event_the_database_refuses_is_dropped_not_retried_forever(clean_db: str) -> None:
+    recorder = RunRecorder()
+    recorder.record("bad", {"actor": None, "queue": "q", "status": "queued", "status_rank": 0})
+    with pytest.raises(sa_exc.IntegrityError):
+        recorder.flush()
+    recorder.record("good", {"actor": "a.b", "queue": "q", "status": "queued", "status_rank": 0})
+    assert recorder.flush() == 1
+    assert recorder.dropped == 1
+    assert set(runs_by_id()) == {"good"}

@@ -35,6 +35,7 @@ from typing import Any
 import dramatiq
 from dramatiq import Broker, Middleware
 from dramatiq.encoder import JSONEncoder
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.exc import StatementError
 
@@ -99,7 +100,11 @@ def _merge_clause(column: str) -> str:
 
 
 def _select(column: str, kind: str) -> str:
-    return f"to_timestamp({column})" if kind == "float8" else column
+    if kind == "float8":
+        return f"to_timestamp({column})"
+    if column in ("attempts", "status_rank"):
+        return f"COALESCE({column}, 0)"
+    return column
 
 
 #: One statement for a whole batch: the rows travel as a single JSON array parameter.
@@ -183,7 +188,8 @@ class RunRecorder:
         self._in_flight: dict[str, tuple[float, Callable[[], dict[str, Any]]]] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._stopping = False
+        self._stop = threading.Event()
+        self._exit_hook = False
 
     def started(
         self, message_id: str, started_at: float, event: Callable[[], dict[str, Any]]
@@ -222,15 +228,20 @@ class RunRecorder:
         with self._lock:
             if self._thread is not None:
                 return
+            # Each thread has its own stop flag: after close(), a later event starts a new
+            # thread (a process whose Worker stops and starts again, tests).
+            self._stop = stop = threading.Event()
             self._thread = threading.Thread(
-                target=self._run, name="run-history-flusher", daemon=True
+                target=self._run, args=(stop,), name="run-history-flusher", daemon=True
             )
             self._thread.start()
-        atexit.register(self.close)
+            if not self._exit_hook:
+                atexit.register(self.close)
+                self._exit_hook = True
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         failures = 0
-        while not self._stopping:
+        while not stop.is_set():
             self._wake.wait(self.interval_s if failures == 0 else min(5.0, 0.2 * 2**failures))
             self._wake.clear()
             try:
@@ -251,8 +262,10 @@ class RunRecorder:
     def flush(self) -> int:
         """Write every pending event now; returns how many rows were written.
 
-        On failure the events go back into the buffer (merged with any newer ones) and the
-        error is raised.
+        If the database is unreachable the events go back into the buffer (merged with any
+        newer ones); if it refuses the batch itself (a constraint, a bad value: retrying cannot
+        help) the batch is dropped and counted in ``dropped``, so one bad event never blocks
+        the history. Either way the error is raised.
         """
         with self._flush_lock:
             with self._lock:
@@ -272,6 +285,9 @@ class RunRecorder:
                 rows = json.dumps(list(batch.values()), default=str)
                 with db.get_engine().begin() as connection:
                     connection.execute(UPSERT, {"rows": rows})
+            except (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError):
+                self.dropped += len(batch)
+                raise
             except BaseException:
                 with self._lock:
                     for message_id, event in batch.items():
@@ -283,9 +299,16 @@ class RunRecorder:
             return len(batch)
 
     def close(self) -> None:
-        """Stop the flusher thread after a last flush (worker shutdown, process exit)."""
-        self._stopping = True
+        """Stop the flusher thread and flush what is left (worker shutdown, process exit).
+
+        Recording again afterwards starts a new flusher thread.
+        """
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
         self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
         try:
             self.flush()
         except Exception as error:
