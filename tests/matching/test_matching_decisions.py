@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from match_support import population
 
-from tests.matching.match_support import population
 from yoked_actors.matching.candidates import candidate_pairs, distance_km, pair_keys
 from yoked_actors.matching.population import gender_codes, goal_mask
 from yoked_actors.matching.scoring import WEIGHTS, combine, components, jaccard

@@ -14,6 +14,7 @@ ACTOR_MODULES: tuple[str, ...] = (
     "yoked_actors.actors.maintenance",
     "yoked_actors.actors.moderation",
     "yoked_actors.actors.dispatch",
+    "yoked_actors.actors.matching",
 )
 
 

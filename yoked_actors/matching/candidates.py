@@ -118,7 +118,9 @@ def _nearest(
             block = rows[start : start + BLOCK]
             who = subjects[block]
             found_d, found_i = tree.query(
-                xyz[who], k=k, distance_upper_bound=float(chord_for(radius)) * (1 + 1e-9),
+                xyz[who],
+                k=k,
+                distance_upper_bound=float(chord_for(radius)) * (1 + 1e-9),
                 workers=-1,
             )
             found_d = found_d.reshape(len(who), k)
