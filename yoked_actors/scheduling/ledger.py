@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from yoked_actors.models.scheduling import ScheduleFire
+
+
+#: lateness_ms is an int4 column: clamp (about 24.8 days) rather than fail a write.
+_MAX_MS = 2**31 - 1
+
+
+def milliseconds(delta: timedelta) -> int:
+    """``delta`` in whole milliseconds, clamped to the column's range."""
+    return max(-_MAX_MS, min(_MAX_MS, int(delta.total_seconds() * 1000)))
 
 
 def last_due_at(session: Session, schedule: str) -> datetime | None:
@@ -67,7 +76,7 @@ def mark_enqueued(
             status="enqueued",
             enqueued_at=enqueued_at,
             message_id=message_id,
-            lateness_ms=int((enqueued_at - due_at).total_seconds() * 1000),
+            lateness_ms=milliseconds(enqueued_at - due_at),
         )
     )
 
@@ -95,7 +104,7 @@ def record_missed(
             claimed_at=now,
             scheduler_id=scheduler_id,
             detail=detail,
-            lateness_ms=int((now - due_at).total_seconds() * 1000),
+            lateness_ms=milliseconds(now - due_at),
         )
         for due_at in due_ats
     ]
@@ -118,7 +127,7 @@ def mark_late(
     result = session.execute(
         update(ScheduleFire)
         .where(ScheduleFire.schedule == schedule, ScheduleFire.due_at == due_at)
-        .values(status="missed", lateness_ms=lateness_ms, detail=detail)
+        .values(status="missed", lateness_ms=min(lateness_ms, _MAX_MS), detail=detail)
         .returning(ScheduleFire.schedule)
     )
     return result.first() is not None
