@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from yoked_actors.models.scheduling import ScheduleFire
 
-
 #: lateness_ms is an int4 column: clamp (about 24.8 days) rather than fail a write.
 _MAX_MS = 2**31 - 1
 
