@@ -68,10 +68,23 @@ def test_a_fire_that_waited_past_its_window_is_recorded_missed_and_a_timely_one_
     assert notes == ["loose"]  # the tight one never ran
 
 
-def test_messages_without_a_window_always_run() -> None:
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"scheduled_at": "2020-01-01T00:00:00+00:00"},  # periodiq style, no window
+        {"scheduled_at": "2020-01-01T00:00:00+00:00", "catch_up_s": 60, "retries": 1},
+        {},  # a manual send
+    ],
+    ids=["no-window", "retry", "manual"],
+)
+def test_messages_that_are_not_first_deliveries_of_a_fire_always_run(
+    options: dict[str, object],
+) -> None:
     class Message:
         message_id = "m1"
         actor_name = "system.ping"
-        options = {"scheduled_at": "2020-01-01T00:00:00+00:00"}  # periodiq style, no window
 
-    ScheduledFires(clock=lambda: datetime.now(UTC)).before_process_message(None, Message())  # type: ignore[arg-type]
+    message = Message()
+    message.options = options  # type: ignore[attr-defined]
+    middleware = ScheduledFires(clock=lambda: datetime.now(UTC))
+    middleware.before_process_message(None, message)  # type: ignore[arg-type]

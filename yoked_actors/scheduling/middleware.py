@@ -30,7 +30,8 @@ class ScheduledFires(PeriodiqMiddleware):
     ``catch_up_s`` (the window) and ``schedule_fire`` (``<schedule>@<due>``). A message started
     later than ``scheduled_at + catch_up_s`` is skipped with a WARNING, recorded as ``missed``
     in the fire ledger (with its lateness) and as skipped in the run history. Any other
-    message, manual sends included, runs. Keeps periodiq's ``periodic`` actor option.
+    message runs: manual sends, and retries (a fire that started in time and failed is retried
+    by its retry policy whatever the delay). Keeps periodiq's ``periodic`` actor option.
 
     Parameters:
       clock: returns the current instant (aware); injectable for tests.
@@ -43,8 +44,8 @@ class ScheduledFires(PeriodiqMiddleware):
     def before_process_message(self, broker: Broker, message: Any) -> None:
         options = message.options
         scheduled_at, window = options.get("scheduled_at"), options.get("catch_up_s")
-        if not scheduled_at or window is None:
-            return
+        if not scheduled_at or window is None or options.get("retries"):
+            return  # not a scheduled fire, or a retry of one that did start in time
         try:
             due_at = datetime.fromisoformat(scheduled_at)
             window_s = float(window)

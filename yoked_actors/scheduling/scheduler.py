@@ -174,12 +174,18 @@ class Scheduler:
         now = now or self.clock()
         result = TickResult()
         for schedule in self.schedules:
-            if schedule.name not in self._since:
-                self._start(schedule, now, result)
-            upcoming = self._next.get(schedule.name)
-            if upcoming is not None and now < upcoming:
-                continue
-            self._fire_due(schedule, now, result)
+            try:
+                if schedule.name not in self._since:
+                    self._start(schedule, now, result)
+                upcoming = self._next.get(schedule.name)
+                if upcoming is not None and now < upcoming:
+                    continue
+                self._fire_due(schedule, now, result)
+            except OperationalError:
+                raise  # the database is away: no schedule can progress this tick
+            except Exception:
+                # One broken entry must not stop the others; it is tried again next tick.
+                logger.exception("schedule %s: tick failed", schedule.name)
         self._report_overdue(now)
         return result
 
