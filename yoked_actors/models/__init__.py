@@ -4,6 +4,7 @@ One module per domain; add yours to the list below (Alembic and the test fixture
 ``Base.metadata`` through this package).
 """
 
+from yoked_actors.models import analytics  # noqa: F401  (daily_metrics: issue 8)
 from yoked_actors.models import contract  # noqa: F401  (the API's tables, DESIGN.md)
 from yoked_actors.models import matching  # noqa: F401  (generation runs: issue 5)
 from yoked_actors.models import moderation  # noqa: F401  (results, strikes: issue 6)

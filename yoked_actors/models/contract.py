@@ -95,6 +95,9 @@ class User(Base):
     last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     quiet_hours_start: Mapped[int] = mapped_column(SmallInteger, server_default="22")
     quiet_hours_end: Mapped[int] = mapped_column(SmallInteger, server_default="8")
+    #: Added by analytics (migration 0800, docs/analytics.md): when the user last became
+    #: suspended; stamped by a trigger when status changes to 'suspended'.
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Block(Base):
@@ -189,6 +192,8 @@ class Notification(Base):
     deliver_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status_reason: Mapped[str | None] = mapped_column(Text)
     digest_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    #: Added by analytics (migration 0800): when status became 'dropped' (trigger-stamped).
+    dropped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class PushToken(Base):
@@ -202,6 +207,8 @@ class PushToken(Base):
     platform: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: Added by analytics (migration 0800): when active became false (trigger-stamped).
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class UserActivityDay(Base):
