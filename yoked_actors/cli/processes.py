@@ -93,3 +93,7 @@ def scheduler(verbose: int, interval: float, metrics_port: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     Scheduler().run(stop, interval_s=interval)
+    # Flush the run history's "queued" records of the messages this process sent.
+    from yoked_actors.middleware.run_history import RECORDER
+
+    RECORDER.close()
