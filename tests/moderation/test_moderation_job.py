@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pytest
 from dramatiq import Worker
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from moderation_support import (
@@ -83,13 +84,20 @@ def test_an_emitted_message_sent_is_judged_by_a_worker_and_its_row_updated(
     assert notice.payload["decision"] == "flagged"
 
 
-def test_the_row_is_judged_not_the_event_content(clean_db: str) -> None:
+@pytest.mark.parametrize(
+    ("row", "hint", "decision"),
+    [("I will kill you", "hello!", "hidden"), ("see you at 6", "I will kill you", "clean")],
+)
+def test_the_row_is_judged_not_the_event_content(
+    clean_db: str, row: str, hint: str, decision: str
+) -> None:
     sender, recipient = make_user(), make_user()
-    message = make_message(sender, recipient, "I will kill you")
+    message = make_message(sender, recipient, row)
 
-    get_job("moderation.moderate_message").run(event_for(message, sender, content="hello!"))
+    get_job("moderation.moderate_message").run(event_for(message, sender, content=hint))
 
-    assert result_of(message).decision == "hidden"  # type: ignore[union-attr]
+    assert result_of(message).decision == decision  # type: ignore[union-attr]
+    assert user_status(sender) == ("suspended" if decision == "hidden" else "active")
 
 
 def test_a_redelivered_message_adds_no_second_strike_or_notification(
@@ -106,7 +114,7 @@ def test_a_redelivered_message_adds_no_second_strike_or_notification(
     worker.join()
     summary = get_job("moderation.moderate_message").run(payload)
 
-    assert summary == {"recorded": 0, "strikes": 0}
+    assert summary == {"recorded": 0, "strikes": 0, "suspended": 0}
     assert _strikes(sender) == 1
     assert len(_safety_notifications(sender)) == 1
     with session_scope() as session:
