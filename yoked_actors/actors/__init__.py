@@ -15,6 +15,7 @@ ACTOR_MODULES: tuple[str, ...] = (
     "yoked_actors.actors.moderation",
     "yoked_actors.actors.dispatch",
     "yoked_actors.actors.matching",
+    "yoked_actors.actors.analytics",
 )
 
 

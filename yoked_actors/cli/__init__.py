@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from yoked_actors.cli import (
+    analytics,
     database,
     dev,
     events,
@@ -38,3 +39,4 @@ main.add_command(events.emit)
 main.add_command(events.contract)
 main.add_command(moderate.moderate)
 main.add_command(schedules.schedules)
+main.add_command(analytics.analytics)
