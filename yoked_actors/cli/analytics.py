@@ -88,8 +88,9 @@ def show(day_raw: str | None, dimensions: bool, as_json: bool) -> None:
         print_json({"day": day.isoformat(), "metrics": rows})
         return
     if not rows:
-        click.echo(f"no metrics stored for {day}; run: yoked analytics backfill --from {day} "
-                   f"--to {day}")
+        click.echo(
+            f"no metrics stored for {day}; run: yoked analytics backfill --from {day} --to {day}"
+        )
         return
     columns = ["metric", "dimension", "value", "numerator", "denominator"]
     cells = [[_cell(r[c]) if c != "dimension" else r[c] or "-" for c in columns] for r in rows]

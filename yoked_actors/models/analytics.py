@@ -1,7 +1,8 @@
-"""`daily_metrics`: one row per (UTC day, metric, dimension), written by `analytics.aggregate_daily`.
+"""`daily_metrics`: one row per (UTC day, metric, dimension), from `analytics.aggregate_daily`.
 
-``dimension`` is ``''`` for the day's total and ``key=value`` for a breakdown (``timezone=Europe/Paris``,
-``kind=new_message``); it is never NULL, so the primary key makes every upsert land on one row.
+``dimension`` is ``''`` for the day's total and ``key=value`` for a breakdown
+(``timezone=Europe/Paris``, ``kind=new_message``); it is never NULL, so the primary key makes
+every upsert land on one row.
 Counts have ``value`` only; rates also store ``numerator`` and ``denominator`` and have a NULL
 ``value`` when the denominator is zero. docs/analytics.md defines each metric.
 """
@@ -26,4 +27,6 @@ class DailyMetric(Base):
     numerator: Mapped[int | None] = mapped_column(BigInteger)
     denominator: Mapped[int | None] = mapped_column(BigInteger)
     #: When the stored value was last written; a rerun that finds the same figures leaves it.
-    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    computed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

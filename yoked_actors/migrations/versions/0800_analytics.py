@@ -23,12 +23,30 @@ depends_on = None
 
 # (table, column, function, condition under which the state was entered)
 _STAMPS = (
-    ("users", "suspended_at", "analytics_stamp_suspended_at", "NEW.status = 'suspended'",
-     "OLD.status IS DISTINCT FROM 'suspended'", "status"),
-    ("push_tokens", "deactivated_at", "analytics_stamp_deactivated_at", "NOT NEW.active",
-     "OLD.active", "active"),
-    ("notifications", "dropped_at", "analytics_stamp_dropped_at", "NEW.status = 'dropped'",
-     "OLD.status IS DISTINCT FROM 'dropped'", "status"),
+    (
+        "users",
+        "suspended_at",
+        "analytics_stamp_suspended_at",
+        "NEW.status = 'suspended'",
+        "OLD.status IS DISTINCT FROM 'suspended'",
+        "status",
+    ),
+    (
+        "push_tokens",
+        "deactivated_at",
+        "analytics_stamp_deactivated_at",
+        "NOT NEW.active",
+        "OLD.active",
+        "active",
+    ),
+    (
+        "notifications",
+        "dropped_at",
+        "analytics_stamp_dropped_at",
+        "NEW.status = 'dropped'",
+        "OLD.status IS DISTINCT FROM 'dropped'",
+        "status",
+    ),
 )
 
 
@@ -42,7 +60,9 @@ def upgrade() -> None:
         sa.Column("numerator", sa.BigInteger(), nullable=True),
         sa.Column("denominator", sa.BigInteger(), nullable=True),
         sa.Column(
-            "computed_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
+            "computed_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("metric_date", "metric", "dimension", name="pk_daily_metrics"),
@@ -50,7 +70,9 @@ def upgrade() -> None:
     for table, column, function, entered, was_not, watched in _STAMPS:
         op.add_column(table, sa.Column(column, sa.DateTime(timezone=True)))
         op.create_index(
-            f"ix_{table}_{column}", table, [column],
+            f"ix_{table}_{column}",
+            table,
+            [column],
             postgresql_where=sa.text(f"{column} IS NOT NULL"),
         )
         # Stamp the moment the row enters the state, unless the writer set the column itself.
