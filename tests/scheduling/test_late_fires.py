@@ -88,3 +88,40 @@ def test_messages_that_are_not_first_deliveries_of_a_fire_always_run(
     message.options = options  # type: ignore[attr-defined]
     middleware = ScheduledFires(clock=lambda: datetime.now(UTC))
     middleware.before_process_message(None, message)  # type: ignore[arg-type]
+
+
+def test_a_late_mark_waits_for_the_claim_it_races(clean_db: str) -> None:
+    """The worker can see the message before the scheduler's claim commits (the send is inside
+    that transaction): its record of the missed fire must land after the claim, not vanish."""
+    import threading
+
+    from yoked_actors.scheduling import ledger
+
+    due = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
+    with db.session_scope() as claimer:
+        assert ledger.claim(
+            claimer, schedule="raced", due_at=due, actor="system.ping", scheduler_id="s1", now=due
+        )
+        ledger.mark_enqueued(
+            claimer, schedule="raced", due_at=due, message_id="m1", enqueued_at=due
+        )
+
+        def worker_side() -> None:
+            with db.session_scope() as session:
+                ledger.mark_late(
+                    session,
+                    schedule="raced",
+                    due_at=due,
+                    actor="system.ping",
+                    lateness_ms=600_000,
+                    detail="late",
+                    now=due + timedelta(minutes=10),
+                )
+
+        thread = threading.Thread(target=worker_side)
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive()  # waiting on the uncommitted claim
+    thread.join(timeout=10)
+    (row,) = ledger_rows("raced")
+    assert (row.status, row.message_id, row.lateness_ms) == ("missed", "m1", 600_000)

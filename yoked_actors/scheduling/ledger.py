@@ -119,17 +119,37 @@ def record_missed(
 
 
 def mark_late(
-    session: Session, *, schedule: str, due_at: datetime, lateness_ms: int, detail: str
-) -> bool:
-    """A worker found an enqueued fire too late to run: record it as missed. False if the
-    fire is not in the ledger (a message sent by hand with a ``scheduled_at``)."""
-    result = session.execute(
-        update(ScheduleFire)
-        .where(ScheduleFire.schedule == schedule, ScheduleFire.due_at == due_at)
-        .values(status="missed", lateness_ms=min(lateness_ms, _MAX_MS), detail=detail)
-        .returning(ScheduleFire.schedule)
+    session: Session,
+    *,
+    schedule: str,
+    due_at: datetime,
+    actor: str,
+    lateness_ms: int,
+    detail: str,
+    now: datetime,
+) -> None:
+    """A worker found a fire too late to run: record it as missed.
+
+    An upsert, because the worker can receive the message before the scheduler's claim commits
+    (the send happens inside that transaction): the INSERT then waits for that commit and
+    updates the row, where a plain UPDATE would not see it and change nothing.
+    """
+    lateness = min(lateness_ms, _MAX_MS)
+    statement = insert(ScheduleFire).values(
+        schedule=schedule,
+        due_at=due_at,
+        actor=actor,
+        status="missed",
+        claimed_at=now,
+        lateness_ms=lateness,
+        detail=detail,
     )
-    return result.first() is not None
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["schedule", "due_at"],
+            set_={"status": "missed", "lateness_ms": lateness, "detail": detail},
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,10 @@ class ScheduledFires(PeriodiqMiddleware):
                         session,
                         schedule=schedule,
                         due_at=due_at,
+                        actor=message.actor_name,
                         lateness_ms=int(lateness_s * 1000),
                         detail=detail,
+                        now=self.clock(),
                     )
             except SQLAlchemyError as error:
                 logger.warning("could not record missed fire %s (%s)", fire, type(error).__name__)
