@@ -11,6 +11,7 @@ from match_support import population
 from yoked_actors.matching.candidates import candidate_pairs, distance_km, pair_keys
 from yoked_actors.matching.population import gender_codes, goal_mask
 from yoked_actors.matching.scoring import WEIGHTS, combine, components, jaccard
+from yoked_actors.matching import selection
 from yoked_actors.matching.selection import greedy_select, selection_order
 
 NONE = np.zeros(0, dtype=np.int64)
@@ -133,6 +134,18 @@ def test_round_based_greedy_equals_the_sequential_greedy(seed: int) -> None:
     assert np.array_equal(chosen, sequential_greedy(lo, hi, score, quota))
     used = np.bincount(lo[chosen], minlength=n) + np.bincount(hi[chosen], minlength=n)
     assert (used <= quota).all()
+
+
+def test_the_one_at_a_time_finish_gives_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(selection, "MAX_ROUNDS", 1)
+    rng = np.random.default_rng(99)
+    keys = np.unique(rng.integers(0, 40 * 40, size=500))
+    lo, hi = keys // 40, keys % 40
+    lo, hi = lo[lo < hi], hi[lo < hi]
+    score = rng.integers(0, 3, size=len(lo)) / 2.0
+    quota = rng.integers(1, 4, size=40)
+    chosen = greedy_select(lo, hi, score, quota)
+    assert np.array_equal(chosen, sequential_greedy(lo, hi, score, quota))
 
 
 def test_greedy_prefers_the_best_pair_and_breaks_ties_by_ids() -> None:

@@ -330,7 +330,11 @@ class Offers:
     km: npt.NDArray[np.float64]
     score: npt.NDArray[np.float64]
     parts: dict[str, npt.NDArray[np.float64]]
+    #: Fitting candidate pairs found, and subjects with at least one.
     candidates: int
+    subjects_with_candidates: int
+    #: Milliseconds spent finding + filtering candidates, scoring, selecting.
+    timings_ms: dict[str, int]
 
     def __len__(self) -> int:
         return len(self.lo)
@@ -339,10 +343,16 @@ class Offers:
 def decide(run_input: RunInput) -> Offers:
     """Candidates, scores and the greedy selection: the offers of the run."""
     population = run_input.population
+    clock = [time.perf_counter()]
     lo, hi, km = candidate_pairs(population, run_input.forbidden)
+    clock.append(time.perf_counter())
     parts = components(population, lo, hi, km)
     score = combine(parts)
+    clock.append(time.perf_counter())
     chosen = greedy_select(lo, hi, score, population.quota)
+    clock.append(time.perf_counter())
+    has_candidate = np.zeros(len(population), dtype=bool)
+    has_candidate[lo] = has_candidate[hi] = True
     return Offers(
         lo=lo[chosen],
         hi=hi[chosen],
@@ -350,6 +360,11 @@ def decide(run_input: RunInput) -> Offers:
         score=score[chosen],
         parts={name: values[chosen] for name, values in parts.items()},
         candidates=len(lo),
+        subjects_with_candidates=int((has_candidate & population.subject).sum()),
+        timings_ms={
+            name: int((clock[i + 1] - clock[i]) * 1000)
+            for i, name in enumerate(("candidates", "score", "select"))
+        },
     )
 
 
@@ -364,9 +379,9 @@ SELECT a, b, %(local_date)s, %(timezone)s, s,
                           'goals', round(go::numeric, 3), 'level', round(le::numeric, 3),
                           'gym', gy = 1),
        'pending', %(as_of)s, %(expires_at)s
-FROM unnest(%(a)s::uuid[], %(b)s::uuid[], %(s)s::float8[], %(km)s::float8[],
-            %(sc)s::float8[], %(di)s::float8[], %(go)s::float8[], %(le)s::float8[],
-            %(gy)s::float8[]) AS t(a, b, s, km, sc, di, go, le, gy)
+FROM unnest(%(a)b::uuid[], %(b)b::uuid[], %(s)b::float8[], %(km)b::float8[],
+            %(sc)b::float8[], %(di)b::float8[], %(go)b::float8[], %(le)b::float8[],
+            %(gy)b::float8[]) AS t(a, b, s, km, sc, di, go, le, gy)
 ON CONFLICT (user_a_id, user_b_id, local_date) DO NOTHING
 """
 
@@ -375,7 +390,7 @@ INSERT INTO notifications (user_id, kind, payload, dedupe_key)
 SELECT u, 'daily_matches',
        jsonb_build_object('local_date', d, 'offers', n, 'timezone', %(timezone)s::text),
        'daily_matches:' || u::text || ':' || d::text
-FROM unnest(%(users)s::uuid[], %(offers)s::int[], %(dates)s::date[]) AS t(u, n, d)
+FROM unnest(%(users)b::uuid[], %(offers)b::int[], %(dates)b::date[]) AS t(u, n, d)
 ON CONFLICT (dedupe_key) DO NOTHING
 """
 
@@ -491,9 +506,11 @@ def generate(
         offers_written=written,
         people_read=len(population),
         candidate_pairs=offers.candidates,
+        users_with_candidates=offers.subjects_with_candidates,
         attempts=state.summary["attempts"],
         timings_ms={
             "read": int((read_done - started) * 1000),
+            **offers.timings_ms,
             "decide": int((decide_done - read_done) * 1000),
             "write": int((done - decide_done) * 1000),
         },
