@@ -49,8 +49,35 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
-def _seed(url: str, count: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """``count`` messages from 500 users; returns (message id, sender id) pairs."""
+def _tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of ``root`` and all its descendants (Linux /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+Row = tuple[uuid.UUID, uuid.UUID, str]
+
+
+def _seed(url: str, count: int) -> list[Row]:
+    """``count`` messages from 500 users; returns (message id, sender id, content)."""
     texts = [text for _, text in load_set()]
     rng = random.Random(7)
     users = [uuid.uuid4() for _ in range(500)]
@@ -64,13 +91,16 @@ def _seed(url: str, count: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
         ) as copy:
             for _ in range(count):
                 message, sender, recipient = uuid.uuid4(), rng.choice(users), rng.choice(users)
-                copy.write_row((message, sender, recipient, rng.choice(texts)))
-                rows.append((message, sender))
+                content = rng.choice(texts)
+                copy.write_row((message, sender, recipient, content))
+                rows.append((message, sender, content))
     return rows
 
 
-def _payload(message: uuid.UUID, sender: uuid.UUID) -> dict[str, str]:
-    return {"messageId": str(message), "content": "hint", "senderId": str(sender)}
+def _payload(row: Row) -> dict[str, str]:
+    """The event as the API sends it: the stored text included."""
+    message, sender, content = row
+    return {"messageId": str(message), "content": content, "senderId": str(sender)}
 
 
 def _count(url: str) -> int:
@@ -92,7 +122,7 @@ def _throughput(url: str, n: int) -> float:
     return (len(times) - 1 - skip) / span
 
 
-def _latency(url: str, rows: list[tuple[uuid.UUID, uuid.UUID]], rate: float, emit) -> list[float]:
+def _latency(url: str, rows: list[Row], rate: float, emit) -> list[float]:
     sent: dict[uuid.UUID, float] = {}
     seen: dict[uuid.UUID, float] = {}
     lock = threading.Lock()
@@ -116,14 +146,14 @@ def _latency(url: str, rows: list[tuple[uuid.UUID, uuid.UUID]], rate: float, emi
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     start = time.perf_counter()
-    for i, (message, sender) in enumerate(rows):
+    for i, row in enumerate(rows):
         due = start + i / rate
         delay = due - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
         with lock:
-            sent[message] = time.perf_counter()
-        emit(_payload(message, sender))
+            sent[row[0]] = time.perf_counter()
+        emit(_payload(row))
     achieved = len(rows) / (time.perf_counter() - start)
     done.set()
     poller.join(timeout=60)
@@ -178,8 +208,8 @@ def main() -> None:
             f"throughput: {arguments.messages} events queued, then "
             f"yoked worker -p {arguments.processes} -t {arguments.threads}"
         )
-        for message, sender in rows[: arguments.messages]:
-            emit(_payload(message, sender))
+        for row in rows[: arguments.messages]:
+            emit(_payload(row))
         worker = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "yoked"),
@@ -197,12 +227,23 @@ def main() -> None:
             text=True,
         )
         deadline = time.monotonic() + 600
-        while _count(url) < arguments.messages and time.monotonic() < deadline:
+        cpu_at_500: tuple[int, float] | None = None
+        while (done := _count(url)) < arguments.messages and time.monotonic() < deadline:
+            if cpu_at_500 is None and done >= 500:
+                cpu_at_500 = (done, _tree_cpu_seconds(worker.pid))
             time.sleep(0.2)
         print(
             f"  {_throughput(url, arguments.messages):.0f} decisions/s "
             f"(committed results, 500th to last)"
         )
+        if cpu_at_500 is not None:
+            cpu = _tree_cpu_seconds(worker.pid) - cpu_at_500[1]
+            per = cpu / (arguments.messages - cpu_at_500[0]) * 1000
+            print(
+                f"  worker CPU: {per:.2f} ms per decision (user+system, all worker processes;"
+                f" PostgreSQL and RabbitMQ not included) -> {2000 / per:.0f} decisions/s if the"
+                " workers had 2 cores to themselves"
+            )
 
         print(
             f"latency: {arguments.rate:.0f} msg/s for {arguments.seconds:.0f} s, emit -> committed"
