@@ -49,7 +49,10 @@ class MessageSent(EventPayload):
     message_id: UUID = Field(description="messages.id of the new message.")
     content: str = Field(
         max_length=MAX_CONTENT_LENGTH,
-        description="The text as sent. A hint only: the job judges the row in `messages`.",
+        description=(
+            "The text as stored in messages.content. The row is the truth: a verdict on this "
+            "text is recorded only if it equals the row's content; otherwise the row is judged."
+        ),
     )
     sender_id: UUID = Field(description="users.id of the sender (messages.sender_id).")
 

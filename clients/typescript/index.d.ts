@@ -2,7 +2,7 @@
 export interface MessageSent {
   /** messages.id of the new message (UUID). */
   messageId: string;
-  /** The text as sent; at most 10000 characters. A hint: the worker judges the stored row. */
+  /** The text as stored (messages.content); at most 10000 characters. */
   content: string;
   /** users.id of the sender (UUID). */
   senderId: string;
