@@ -211,6 +211,8 @@ def test_every_schedule_entry_parses_and_has_a_unique_name() -> None:
 def test_every_schedule_entry_names_a_declared_job() -> None:
     missing = sorted({s.actor_name for s in SCHEDULES} - set(JOBS))
     assert missing == [], f"schedules name undeclared actors: {missing}"
+    for schedule in SCHEDULES:  # and each entry's payload is one its job accepts
+        JOBS[schedule.actor_name].validate(schedule.payload)
 
 
 def test_periodiq_style_periodic_option_joins_the_table() -> None:
