@@ -204,19 +204,30 @@ class Relay:
             if listener is None:
                 self._sleep(min(1.0, remaining))
                 continue
+            woken = False
             try:
+                # Consumed to its end (stop_after=1): a generator abandoned mid-way would keep
+                # the connection's lock and the connection could not be closed.
                 for _ in listener.notifies(timeout=min(1.0, remaining), stop_after=1):
-                    return
+                    woken = True
             except psycopg.Error:
                 self._close_listener()
+            if woken:
+                return
 
     def _listen(self) -> psycopg.Connection[Any] | None:
         if self._listener is None or self._listener.closed:
+            self._listener = None
             try:
-                self._listener = psycopg.connect(_listen_url(), autocommit=True, connect_timeout=5)
-                self._listener.execute(f"LISTEN {CHANNEL}")
+                listener = psycopg.connect(_listen_url(), autocommit=True, connect_timeout=5)
             except psycopg.Error:
-                self._listener = None
+                return None
+            try:
+                listener.execute(f"LISTEN {CHANNEL}")
+            except psycopg.Error:
+                listener.close()
+                return None
+            self._listener = listener
         return self._listener
 
     def _close_listener(self) -> None:
