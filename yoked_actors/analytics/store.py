@@ -26,6 +26,10 @@ SETTLE_DAYS = 8
 
 #: A day's statements may read millions of rows; the service-wide statement timeout is for OLTP.
 STATEMENT_TIMEOUT = "10min"
+#: Enough for MAU's hash of one entry per monthly active user (~130 MB for 1M users) to stay in
+#: memory; at the 4 MB default Postgres walks the (user_id, day) key instead, 4x slower when its
+#: pages are not all-visible yet. Only this job's one connection, once a night, uses it.
+WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ def compute_day(
     ``timings``, when given, receives each statement's wall time in seconds.
     """
     session.execute(text(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"))
+    session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     params = Window(day).params()
     metrics: list[Metric] = []
     for name, sql in STATEMENTS.items():
