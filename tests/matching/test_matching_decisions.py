@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from match_support import population
 
+from yoked_actors.matching import selection
 from yoked_actors.matching.candidates import candidate_pairs, distance_km, pair_keys
 from yoked_actors.matching.population import gender_codes, goal_mask
 from yoked_actors.matching.scoring import WEIGHTS, combine, components, jaccard
-from yoked_actors.matching import selection
 from yoked_actors.matching.selection import greedy_select, selection_order
 
 NONE = np.zeros(0, dtype=np.int64)

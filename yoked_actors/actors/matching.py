@@ -370,29 +370,62 @@ def decide(run_input: RunInput) -> Offers:
 
 # ---------------------------------------------------------------- write
 
+_OFFER_ROWS = (
+    "CREATE TEMP TABLE offer_rows (a uuid, b uuid, s float8, km float8, sc float8, di float8,"
+    " go float8, le float8, gy float8) ON COMMIT DROP"
+)
+
 _INSERT_OFFERS = """
 INSERT INTO match_offers (user_a_id, user_b_id, local_date, timezone, score, reasons, status,
                           created_at, expires_at)
 SELECT a, b, %(local_date)s, %(timezone)s, s,
-       jsonb_build_object('version', %(version)s::int, 'distance_km', round(km::numeric, 2),
-                          'schedule', round(sc::numeric, 3), 'distance', round(di::numeric, 3),
-                          'goals', round(go::numeric, 3), 'level', round(le::numeric, 3),
-                          'gym', gy = 1),
+       jsonb_build_object('version', %(version)s::int, 'distance_km', km, 'schedule', sc,
+                          'distance', di, 'goals', go, 'level', le, 'gym', gy = 1),
        'pending', %(as_of)s, %(expires_at)s
-FROM unnest(%(a)b::uuid[], %(b)b::uuid[], %(s)b::float8[], %(km)b::float8[],
-            %(sc)b::float8[], %(di)b::float8[], %(go)b::float8[], %(le)b::float8[],
-            %(gy)b::float8[]) AS t(a, b, s, km, sc, di, go, le, gy)
+FROM offer_rows
 ON CONFLICT (user_a_id, user_b_id, local_date) DO NOTHING
 """
+
+_NOTIFICATION_ROWS = "CREATE TEMP TABLE notification_rows (u uuid, n int4, d date) ON COMMIT DROP"
 
 _INSERT_NOTIFICATIONS = """
 INSERT INTO notifications (user_id, kind, payload, dedupe_key)
 SELECT u, 'daily_matches',
        jsonb_build_object('local_date', d, 'offers', n, 'timezone', %(timezone)s::text),
        'daily_matches:' || u::text || ':' || d::text
-FROM unnest(%(users)b::uuid[], %(offers)b::int[], %(dates)b::date[]) AS t(u, n, d)
+FROM notification_rows
 ON CONFLICT (dedupe_key) DO NOTHING
 """
+
+_PG_EPOCH = date(2000, 1, 1)
+
+
+def uuid_bytes(ids: npt.NDArray[np.str_]) -> npt.NDArray[np.void]:
+    """Canonical uuid strings as their 16 bytes (PostgreSQL's binary form of uuid)."""
+    return np.frombuffer(bytes.fromhex("".join(ids.tolist()).replace("-", "")), dtype="V16")
+
+
+def copy_binary(cur: psycopg.Cursor[Any], table: str, columns: list[npt.NDArray[Any]]) -> None:
+    """COPY equal-length numpy columns into ``table`` in PostgreSQL's binary format, built with
+    numpy in one buffer: no Python object per value. Columns must be ``V16`` (uuid), float64
+    (float8), int32 (int4, or date as days since 2000-01-01)."""
+    count = len(columns[0])
+    fields: list[tuple[str, str]] = [("fields", ">i2")]
+    for i, column in enumerate(columns):
+        kind = {"V": "V16", "f": ">f8", "i": ">i4"}[column.dtype.kind]
+        fields += [(f"len{i}", ">i4"), (f"val{i}", kind)]
+    rows = np.empty(count, dtype=np.dtype(fields))
+    rows["fields"] = len(columns)
+    for i, column in enumerate(columns):
+        rows[f"len{i}"] = (
+            column.dtype.itemsize
+            if column.dtype.kind == "V"
+            else (8 if column.dtype.kind == "f" else 4)
+        )
+        rows[f"val{i}"] = column
+    header = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+    with cur.copy(f"COPY {table} FROM STDIN WITH (FORMAT BINARY)") as copy:
+        copy.write(header + rows.tobytes() + b"\xff\xff")
 
 
 def write_chunk(
@@ -406,23 +439,24 @@ def write_chunk(
     """Insert one chunk of offers and count the chunk on the run, in one transaction.
     Returns the rows inserted (0 for rows an earlier attempt wrote)."""
     parts = offers.parts
+    columns = [
+        uuid_bytes(ids[offers.lo[rows]]),
+        uuid_bytes(ids[offers.hi[rows]]),
+        offers.score[rows],
+        np.round(offers.km[rows], 2),
+        *(np.round(parts[name][rows], 3) for name in ("schedule", "distance", "goals", "level")),
+        parts["gym"][rows],
+    ]
     params = {
         "timezone": timezone,
         "local_date": local_date,
         "as_of": as_of,
         "expires_at": as_of + OFFER_TTL,
         "version": SCORE_VERSION,
-        "a": ids[offers.lo[rows]].tolist(),
-        "b": ids[offers.hi[rows]].tolist(),
-        "s": offers.score[rows].tolist(),
-        "km": offers.km[rows].tolist(),
-        "sc": parts["schedule"][rows].tolist(),
-        "di": parts["distance"][rows].tolist(),
-        "go": parts["goals"][rows].tolist(),
-        "le": parts["level"][rows].tolist(),
-        "gy": parts["gym"][rows].tolist(),
     }
     with _cursor() as cur:
+        cur.execute(_OFFER_ROWS)
+        copy_binary(cur, "offer_rows", columns)
         cur.execute(_INSERT_OFFERS, params)
         inserted = cur.rowcount
         cur.execute(
@@ -441,16 +475,17 @@ def finish_run(
     population = run_input.population
     per_user = np.bincount(np.concatenate((offers.lo, offers.hi)), minlength=len(population))
     users = np.flatnonzero(per_user)
+    days = np.array(
+        [(run_input.own_dates[i] - _PG_EPOCH).days for i in users.tolist()], dtype=np.int32
+    )
     with _cursor() as cur:
-        cur.execute(
-            _INSERT_NOTIFICATIONS,
-            {
-                "timezone": timezone,
-                "users": population.ids[users].tolist(),
-                "offers": per_user[users].tolist(),
-                "dates": [run_input.own_dates[i] for i in users.tolist()],
-            },
+        cur.execute(_NOTIFICATION_ROWS)
+        copy_binary(
+            cur,
+            "notification_rows",
+            [uuid_bytes(population.ids[users]), per_user[users].astype(np.int32), days],
         )
+        cur.execute(_INSERT_NOTIFICATIONS, {"timezone": timezone})
         cur.execute(
             "UPDATE matching_runs SET status = 'completed', completed_at = now(), "
             "eligible_users = %(eligible_users)s, users_with_offers = %(users_with_offers)s, "

@@ -23,9 +23,9 @@ from yoked_actors.matching.population import Population
 
 EARTH_RADIUS_KM = 6371.0088
 #: Neighbours asked for per subject, then again for subjects still short of candidates.
-DEFAULT_TIERS = (32, 256, 2048)
+DEFAULT_TIERS = (16, 128, 1024)
 #: Fitting candidates after which a subject stops widening its search.
-DEFAULT_ENOUGH = 10
+DEFAULT_ENOUGH = 6
 #: Subjects per k-d tree query (bounds memory: block x k pairs at once).
 BLOCK = 50_000
 
@@ -81,20 +81,26 @@ def hard_filter(
     """Which pairs pass every hard filter, both ways. ``forbidden`` is a sorted array of
     :func:`pair_keys`."""
     p = population
-    ok = first != second
-    ok &= (p.quota[first] > 0) & (p.quota[second] > 0)
-    ok &= km <= np.minimum(p.max_km[first], p.max_km[second])
-    ok &= (p.seeking[first] == 0) | ((p.seeking[first] >> p.gender[second]) & 1 == 1)
-    ok &= (p.seeking[second] == 0) | ((p.seeking[second] >> p.gender[first]) & 1 == 1)
-    age_a, age_b = p.age[first], p.age[second]
-    ok &= (p.age_min[first] <= age_b) & (age_b <= p.age_max[first])
-    ok &= (p.age_min[second] <= age_a) & (age_a <= p.age_max[second])
-    if len(forbidden) and ok.any():
-        keys = pair_keys(first[ok], second[ok], len(p))
+    # Filters run on the survivors of the previous ones: most raw pairs fail early, and
+    # gathering attributes for tens of millions of pairs is the expensive part.
+    keep = np.flatnonzero((first != second) & (p.quota[second] > 0))
+    a, b = first[keep], second[keep]
+    ok = km[keep] <= np.minimum(p.max_km[a], p.max_km[b])
+    ok &= (p.seeking[a] == 0) | ((p.seeking[a] >> p.gender[b]) & 1 == 1)
+    ok &= (p.seeking[b] == 0) | ((p.seeking[b] >> p.gender[a]) & 1 == 1)
+    keep, a, b = keep[ok], a[ok], b[ok]
+    age_a, age_b = p.age[a], p.age[b]
+    ok = (p.age_min[a] <= age_b) & (age_b <= p.age_max[a])
+    ok &= (p.age_min[b] <= age_a) & (age_a <= p.age_max[b])
+    ok &= p.quota[a] > 0
+    keep, a, b = keep[ok], a[ok], b[ok]
+    if len(forbidden) and len(keep):
+        keys = pair_keys(a, b, len(p))
         at = np.searchsorted(forbidden, keys)
-        hit = forbidden[np.minimum(at, len(forbidden) - 1)] == keys
-        ok[np.flatnonzero(ok)[hit]] = False
-    return ok
+        keep = keep[forbidden[np.minimum(at, len(forbidden) - 1)] != keys]
+    passed = np.zeros(len(first), dtype=bool)
+    passed[keep] = True
+    return passed
 
 
 def _nearest(
@@ -103,9 +109,11 @@ def _nearest(
     population: Population,
     subjects: npt.NDArray[np.int64],
     k: int,
+    skip: int = 0,
 ) -> tuple[Pairs, npt.NDArray[np.bool_]]:
-    """Up to ``k`` nearest people within each subject's own max distance, as raw pairs, and
-    whether each subject's search was cut short by ``k`` (more people may be in range)."""
+    """The ``skip+1``-th to ``k``-th nearest people within each subject's own max distance, as
+    raw pairs, and whether each subject's search was cut short by ``k`` (more people may be in
+    range). ``skip``: neighbours an earlier, smaller search already returned."""
     n = len(population)
     k = min(k, n)
     firsts, seconds, chords = [], [], []
@@ -127,6 +135,7 @@ def _nearest(
             found_i = found_i.reshape(len(who), k)
             hit = found_i < n
             saturated[block] = hit[:, -1] & (k < n)
+            hit[:, :skip] = False
             counts = hit.sum(axis=1)
             firsts.append(np.repeat(who, counts))
             seconds.append(found_i[hit].astype(np.int64))
@@ -157,15 +166,18 @@ def candidate_pairs(
     tree = cKDTree(xyz)
     pending = np.flatnonzero(population.subject & (population.quota > 0)).astype(np.int64)
     found: list[Pairs] = []
+    asked = 0
+    fitting = np.zeros(n, dtype=np.int64)
     for k in tiers:
         if len(pending) == 0:
             break
-        (first, second, km), saturated = _nearest(tree, xyz, population, pending, k)
+        (first, second, km), saturated = _nearest(tree, xyz, population, pending, k, asked)
+        asked = min(k, n)
         keep = hard_filter(population, first, second, km, forbidden)
         first, second, km = first[keep], second[keep], km[keep]
         found.append((first, second, km))
-        fitting = np.bincount(np.searchsorted(pending, first), minlength=len(pending))
-        pending = pending[saturated & (fitting < enough)]
+        fitting += np.bincount(first, minlength=n)
+        pending = pending[saturated & (fitting[pending] < enough)]
     first = np.concatenate([f for f, _, _ in found])
     second = np.concatenate([s for _, s, _ in found])
     km = np.concatenate([d for _, _, d in found])
