@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -67,6 +68,8 @@ RECENT_BATCH = timedelta(hours=20)
 #: Distances above this are treated as this (it bounds how far the run reads neighbours).
 MAX_DISTANCE_KM = 200.0
 OFFER_CHUNK = 50_000
+#: Connections writing offer chunks at once.
+WRITERS = 2
 
 
 class GeneratePayload(BaseModel):
@@ -515,15 +518,17 @@ def generate(
     read_done = time.perf_counter()
     offers = decide(run_input)
     decide_done = time.perf_counter()
-    written = 0
-    for start in range(0, len(offers), chunk_size):
-        written += write_chunk(
-            timezone,
-            local_date,
-            state.as_of,
-            run_input.population.ids,
-            offers,
-            slice(start, start + chunk_size),
+    chunks = [slice(start, start + chunk_size) for start in range(0, len(offers), chunk_size)]
+    # Chunks are independent transactions on disjoint rows: two connections at once keep both
+    # of the database's cores busy (foreign-key checks and index inserts are its work).
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        written = sum(
+            pool.map(
+                lambda rows: write_chunk(
+                    timezone, local_date, state.as_of, run_input.population.ids, offers, rows
+                ),
+                chunks,
+            )
         )
     population = run_input.population
     offered = np.zeros(len(population), dtype=bool)
