@@ -199,13 +199,18 @@ SELECT pa.idx, pb.idx FROM blocks AS k
 JOIN run_people AS pa ON pa.id = k.blocker_id JOIN run_people AS pb ON pb.id = k.blocked_id
 """
 
+# Offers of local dates near the run's are created within a day of it: the created_at index
+# finds them (an index on local_date would cost every insert and expiry one more index write).
 _ALREADY = """
+WITH recent AS MATERIALIZED (
+    SELECT user_a_id, user_b_id, local_date, timezone, created_at FROM match_offers
+    WHERE created_at BETWEEN %(created_from)s AND %(created_until)s
+      AND local_date BETWEEN %(first_day)s AND %(last_day)s
+)
 SELECT p.idx, o.local_date, count(*)::int, bool_or(o.created_at >= %(recent_since)s)
-FROM (SELECT user_a_id AS user_id, local_date, timezone, created_at FROM match_offers
-      WHERE local_date BETWEEN %(first_day)s AND %(last_day)s
+FROM (SELECT user_a_id AS user_id, local_date, timezone, created_at FROM recent
       UNION ALL
-      SELECT user_b_id, local_date, timezone, created_at FROM match_offers
-      WHERE local_date BETWEEN %(first_day)s AND %(last_day)s) AS o
+      SELECT user_b_id, local_date, timezone, created_at FROM recent) AS o
 JOIN run_people AS p ON p.id = o.user_id
 WHERE NOT (o.timezone = %(timezone)s AND o.local_date = %(local_date)s)
 GROUP BY p.idx, o.local_date
@@ -251,6 +256,8 @@ def read_input(timezone: str, local_date: date, as_of: datetime) -> RunInput:
         "recent_since": as_of - RECENT_BATCH,
         "first_day": local_date - timedelta(days=2),
         "last_day": local_date + timedelta(days=2),
+        "created_from": as_of - timedelta(days=4),
+        "created_until": as_of + timedelta(days=4),
     }
     with _cursor() as cur:
         cur.execute(_PEOPLE, params)
@@ -584,12 +591,22 @@ def generate_daily(payload: GeneratePayload) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- expiration
 
+#: Offers one expiration run considers at most (the next hourly run takes the rest).
+EXPIRE_PER_RUN = 5_000_000
+
+# The due ids are read once, then expired batch by batch by primary key. Re-reading "the first
+# N pending due rows" through the partial index each batch would walk every entry the previous
+# batches left dead (until vacuum): quadratic, 60 s instead of seconds for a million offers.
+_DUE_IDS = text(
+    "SELECT id FROM match_offers WHERE status = 'pending' AND expires_at <= :now "
+    "ORDER BY id LIMIT :limit"
+)
 _EXPIRE_BATCH = text(
     """
     UPDATE match_offers AS m SET status = 'expired', expired_at = :now
     FROM (SELECT id FROM match_offers
-          WHERE status = 'pending' AND expires_at <= :now
-          LIMIT :batch FOR UPDATE SKIP LOCKED) AS due
+          WHERE id = ANY(:ids) AND status = 'pending' AND expires_at <= :now
+          FOR UPDATE SKIP LOCKED) AS due
     WHERE m.id = due.id
     """
 )
@@ -597,19 +614,30 @@ _EXPIRE_BATCH = text(
 
 def expire_due(now: datetime, *, batch_size: int, time_budget_s: float) -> dict[str, Any]:
     """Expire pending offers whose ``expires_at`` is at or before ``now``, batch by batch.
-    Returns the count, the batches and whether none were left (False: budget spent)."""
+    Returns the count, the batches and whether all due offers were seen (False: the time
+    budget was spent or more than ``EXPIRE_PER_RUN`` were due). Each batch rechecks the status
+    under its lock, so an offer answered meanwhile is left alone."""
     deadline = time.monotonic() + time_budget_s
-    expired = batches = 0
-    while True:
+    with session_scope() as session:
+        due = list(session.scalars(_DUE_IDS, {"now": now, "limit": EXPIRE_PER_RUN}))
+
+    def expire_batch(number: int, ids: list[int]) -> int | None:
+        if number > 0 and time.monotonic() >= deadline:
+            return None  # budget spent: left for the next run (the first batch always runs)
         with session_scope() as session:
-            result = session.execute(_EXPIRE_BATCH, {"now": now, "batch": batch_size})
-            count = cast(CursorResult[Any], result).rowcount
-        expired += count
-        batches += 1
-        if count < batch_size:
-            return {"expired": expired, "batches": batches, "complete": True}
-        if time.monotonic() >= deadline:
-            return {"expired": expired, "batches": batches, "complete": False}
+            result = session.execute(_EXPIRE_BATCH, {"now": now, "ids": ids})
+            return cast(CursorResult[Any], result).rowcount
+
+    batches = [due[start : start + batch_size] for start in range(0, len(due), batch_size)]
+    # Disjoint batches on two connections at once: both database cores do index writes.
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        counts = list(pool.map(expire_batch, range(len(batches)), batches))
+    done = [count for count in counts if count is not None]
+    return {
+        "expired": sum(done),
+        "batches": len(done),
+        "complete": len(done) == len(batches) and len(due) < EXPIRE_PER_RUN,
+    }
 
 
 @job(

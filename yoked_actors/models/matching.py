@@ -1,4 +1,4 @@
-"""Daily match generation's own table (issue 5) and the index it adds to ``match_offers``.
+"""Daily match generation's own table (issue 5).
 
 ``matching_runs``: one row per (timezone, local date) generated. It is created when a run
 starts, fixes the run's reference instant ``as_of`` (a resumed run reuses it, so it decides on
@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, Double, Index, Integer, Text, func
+from sqlalchemy import CheckConstraint, Date, DateTime, Double, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yoked_actors.db import Base
-from yoked_actors.models.contract import MatchOffer
 
 RUN_STATUSES = ("running", "completed")
 
@@ -43,7 +42,3 @@ class MatchingRun(Base):
     mean_score: Mapped[float | None] = mapped_column(Double)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
 
-
-# The generation counts each user's offers of a few local dates; without this index that is a
-# scan of the whole table every morning in every timezone.
-Index("ix_match_offers_local_date", MatchOffer.local_date)

@@ -1,4 +1,4 @@
-"""matching: matching_runs and an index on match_offers.local_date
+"""matching: matching_runs
 
 Revision ID: 0500
 Revises: 0001
@@ -42,9 +42,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("timezone", "local_date", name=op.f("pk_matching_runs")),
     )
-    op.create_index("ix_match_offers_local_date", "match_offers", ["local_date"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_match_offers_local_date", table_name="match_offers")
     op.drop_table("matching_runs")
