@@ -34,7 +34,7 @@ from yoked_actors import db, migrate
 from yoked_actors.actors import load_actors
 from yoked_actors.broker import amqp_url_with_defaults, middleware_stack, use_broker
 from yoked_actors.jobs import JOBS
-from yoked_actors.settings import Settings, load_settings
+from yoked_actors.settings import Settings, get_settings, load_settings
 
 ADMIN_URL = os.environ.get(
     "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -94,6 +94,14 @@ def test_settings_for(database_url: str | None, rabbitmq_url: str | None) -> Set
     if rabbitmq_url:
         env["RABBITMQ_URL"] = rabbitmq_url
     return load_settings(env)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Each test reads the environment anew (get_settings caches it for a process's life)."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session", autouse=True)
