@@ -1,7 +1,8 @@
-"""What a worker or scheduler process imports: logging, Sentry, the broker, every actor.
+"""What a worker process imports: logging, Sentry, the broker, every actor.
 
-``dramatiq yoked_actors.entrypoint`` and ``periodiq yoked_actors.entrypoint`` work as is; the
-``yoked worker`` and ``yoked scheduler`` commands use it too.
+``yoked worker`` runs ``dramatiq yoked_actors.entrypoint``. The scheduler does not use
+periodiq's own loop (it double-fires and forgets missed fires); ``yoked scheduler`` runs the
+ledger-backed loop of ``yoked_actors.scheduling`` instead.
 """
 
 from __future__ import annotations
