@@ -408,3 +408,18 @@ def test_yoked_run_generates_against_a_seeded_database(
         timeout=60,
     )
     assert bad.returncode == 2 and "timezone" in bad.stderr
+
+
+def test_the_dispatchers_message_generates_the_day_through_a_real_worker(
+    rabbitmq_broker: Any, worker: Any
+) -> None:
+    from yoked_actors.actors.dispatch import send_generation
+
+    seed()
+    send_generation(TZ, DAY)  # exactly what matching.dispatch_daily enqueues
+    rabbitmq_broker.join("matching", timeout=60_000)
+    worker.join()
+    with db.session_scope() as session:
+        run = session.get(MatchingRun, (TZ, DAY))
+    assert run is not None and run.status == "completed"
+    assert run.offers_written == len(todays_offers()) > 0
