@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +16,21 @@ from yoked_actors import db
 from yoked_actors.errors import PayloadError
 from yoked_actors.middleware.retry_policy import is_transient
 from yoked_actors.middleware.run_history import STATUS_RANK, RunRecorder, describe_error
+
+
+@pytest.fixture
+def new_recorder() -> Iterator[Callable[..., RunRecorder]]:
+    """Recorders of the test's own, closed at its end: a flusher thread left running would
+    hold pooled connections while a later fixture disposes the engine."""
+    made: list[RunRecorder] = []
+
+    def make(**options: float) -> RunRecorder:
+        made.append(RunRecorder(**options))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for recorder in made:
+        recorder.close()
 
 
 def _status(message_id: str) -> str | None:
@@ -68,8 +84,10 @@ def test_a_redelivered_message_changes_nothing(effect: Any, effect_worker: Worke
     assert effects() == {"dup": 1}
 
 
-def test_out_of_order_flushes_never_move_a_run_backwards(clean_db: str) -> None:
-    recorder = RunRecorder()
+def test_out_of_order_flushes_never_move_a_run_backwards(
+    clean_db: str, new_recorder: Callable[..., RunRecorder]
+) -> None:
+    recorder = new_recorder()
     base = {"actor": "a.b", "queue": "default", "enqueued_at": 1_700_000_000.0}
 
     def event(status: str, attempts: int, **extra: Any) -> dict[str, Any]:
@@ -117,8 +135,10 @@ def test_stored_errors_never_quote_sql_parameters() -> None:
     assert "555" not in reason and "INSERT" not in reason
 
 
-def test_a_long_run_shows_as_running_and_a_short_one_is_written_once(clean_db: str) -> None:
-    recorder = RunRecorder()
+def test_a_long_run_shows_as_running_and_a_short_one_is_written_once(
+    clean_db: str, new_recorder: Callable[..., RunRecorder]
+) -> None:
+    recorder = new_recorder()
     now = time.time()
 
     def running(message_id: str, started: float) -> Any:
@@ -140,10 +160,12 @@ def test_a_long_run_shows_as_running_and_a_short_one_is_written_once(clean_db: s
     assert runs_by_id()["long"]["status"] == "running"  # until its terminal event lands
 
 
-def test_recording_after_a_worker_stopped_starts_a_new_flusher(clean_db: str) -> None:
+def test_recording_after_a_worker_stopped_starts_a_new_flusher(
+    clean_db: str, new_recorder: Callable[..., RunRecorder]
+) -> None:
     # A process whose Worker stops (before_worker_shutdown closes the recorder) and which goes
     # on sending or running jobs must not buffer their runs forever.
-    recorder = RunRecorder(interval_s=0.05)
+    recorder = new_recorder(interval_s=0.05)
     event = {"actor": "a.b", "queue": "default", "status": "queued", "status_rank": 0}
     recorder.record("before", dict(event))
     recorder.close()
@@ -157,8 +179,10 @@ def test_recording_after_a_worker_stopped_starts_a_new_flusher(clean_db: str) ->
     recorder.close()
 
 
-def test_an_event_the_database_refuses_is_dropped_not_retried_forever(clean_db: str) -> None:
-    recorder = RunRecorder()
+def test_an_event_the_database_refuses_is_dropped_not_retried_forever(
+    clean_db: str, new_recorder: Callable[..., RunRecorder]
+) -> None:
+    recorder = new_recorder()
     recorder.record("bad", {"actor": None, "queue": "q", "status": "queued", "status_rank": 0})
     with pytest.raises(sa_exc.IntegrityError):
         recorder.flush()
