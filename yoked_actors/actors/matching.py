@@ -11,10 +11,11 @@ eligible user of that timezone up to ``OFFERS_PER_DAY`` partners for that local 
    max distance. Two more read the pairs that are forbidden (a block either way, offered together
    in the last 30 days, ever accepted) and each person's offers already on their own local day.
 3. **Decide** with the pure functions of ``yoked_actors.matching``.
-4. **Write, in bulk.** Offers in chunks of ``OFFER_CHUNK`` rows (``unnest`` + ON CONFLICT DO
-   NOTHING on (user_a_id, user_b_id, local_date)), each chunk its own short transaction; then,
-   in one transaction, one ``daily_matches`` notification per user (dedupe key
-   ``daily_matches:<user_id>:<local_date>``) and the completed run summary.
+4. **Write, in bulk.** Offers in chunks of ``OFFER_CHUNK`` rows (binary COPY into a temporary
+   table, then INSERT ... ON CONFLICT DO NOTHING on (user_a_id, user_b_id, local_date)), each
+   chunk its own short transaction, two at a time; then one ``daily_matches`` notification per
+   user (dedupe key ``daily_matches:<user_id>:<local_date>``), the same way; last the
+   completed run summary.
 
 Idempotent and resumable: the inputs never include this run's own offers (those of this
 timezone and local date), and the clock is the first attempt's, so every attempt computes the
@@ -105,7 +106,7 @@ class RunState:
 
 @contextmanager
 def _cursor() -> Iterator[psycopg.Cursor[Any]]:
-    """A psycopg cursor inside one ``session_scope`` transaction: bulk reads and ``unnest``
+    """A psycopg cursor inside one ``session_scope`` transaction: bulk reads and COPY
     writes go straight through the driver (no ORM rows for hundreds of thousands of values)."""
     with session_scope() as session:
         driver = session.connection().connection.driver_connection
@@ -478,24 +479,40 @@ def write_chunk(
 
 
 def finish_run(
-    timezone: str, local_date: date, run_input: RunInput, offers: Offers, summary: dict[str, Any]
+    timezone: str,
+    local_date: date,
+    run_input: RunInput,
+    offers: Offers,
+    summary: dict[str, Any],
+    *,
+    chunk_size: int = OFFER_CHUNK,
 ) -> None:
-    """One notification per user offered today (deduplicated) and the completed summary,
-    together."""
+    """One notification per user offered today (deduplicated by key), written once every offer
+    is, then the completed summary. Notification chunks are their own transactions, written
+    two at a time; a crash before the summary leaves the run ``running`` and its retry finds
+    the notifications already there."""
     population = run_input.population
     per_user = np.bincount(np.concatenate((offers.lo, offers.hi)), minlength=len(population))
     users = np.flatnonzero(per_user)
     days = np.array(
         [(run_input.own_dates[i] - _PG_EPOCH).days for i in users.tolist()], dtype=np.int32
     )
+
+    def write_notifications(rows: slice) -> None:
+        with _cursor() as cur:
+            cur.execute(_NOTIFICATION_ROWS)
+            columns = [
+                uuid_bytes(population.ids[users[rows]]),
+                per_user[users[rows]].astype(np.int32),
+                days[rows],
+            ]
+            copy_binary(cur, "notification_rows", columns)
+            cur.execute(_INSERT_NOTIFICATIONS, {"timezone": timezone})
+
+    chunks = [slice(start, start + chunk_size) for start in range(0, len(users), chunk_size)]
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        list(pool.map(write_notifications, chunks))
     with _cursor() as cur:
-        cur.execute(_NOTIFICATION_ROWS)
-        copy_binary(
-            cur,
-            "notification_rows",
-            [uuid_bytes(population.ids[users]), per_user[users].astype(np.int32), days],
-        )
-        cur.execute(_INSERT_NOTIFICATIONS, {"timezone": timezone})
         cur.execute(
             "UPDATE matching_runs SET status = 'completed', completed_at = now(), "
             "eligible_users = %(eligible_users)s, users_with_offers = %(users_with_offers)s, "
@@ -547,7 +564,7 @@ def generate(
         "mean_score": round(float(offers.score.mean()), 4) if len(offers) else None,
     }
     summary["duration_ms"] = int((time.perf_counter() - started) * 1000)
-    finish_run(timezone, local_date, run_input, offers, summary)
+    finish_run(timezone, local_date, run_input, offers, summary, chunk_size=chunk_size)
     done = time.perf_counter()
     summary.update(
         offers_written=written,
