@@ -41,4 +41,3 @@ class MatchingRun(Base):
     offers_written: Mapped[int] = mapped_column(Integer, server_default="0")
     mean_score: Mapped[float | None] = mapped_column(Double)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
-
