@@ -163,3 +163,29 @@ def test_yoked_worker_process_consumes_and_stops_cleanly_on_sigterm(
         process.terminate()
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
+
+
+def test_cli_send_with_an_idempotency_key_runs_once(
+    worker: Worker, service_env: dict[str, str]
+) -> None:
+    for _ in range(2):
+        result = subprocess.run(
+            [
+                *YOKED,
+                "send",
+                "system.ping",
+                "--json",
+                '{"note": "keyed"}',
+                "--idempotency-key",
+                "deploy-42",
+            ],
+            env=service_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+    wait_for(lambda: pings("keyed"))
+    JOBS["system.ping"].actor.broker.join(JOBS["system.ping"].queue, timeout=10_000)
+    worker.join()
+    assert len(pings("keyed")) == 1

@@ -93,7 +93,7 @@ The body is UTF-8 JSON, one object:
 | `actor_name` | the actor (table above) |
 | `args` | always `[]`: jobs take no positional arguments (a message with any is dead-lettered) |
 | `kwargs` | the event's payload, an object matching its JSON Schema |
-| `options` | `{{}}`; Dramatiq options such as `max_retries` may be set; usually they are not |
+| `options` | `{{}}`, or `idempotency_key`: skip the run if one with that key succeeded |
 | `message_id` | a new random UUID (string) per message; redeliveries keep it, run history uses it |
 | `message_timestamp` | milliseconds since the Unix epoch when the producer created it (integer) |
 

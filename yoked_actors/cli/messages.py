@@ -27,7 +27,8 @@ def _load_job(actor: str) -> Job[Any]:
     "--json", "payload", default="{}", show_default=True, help="The payload, a JSON object."
 )
 @click.option("--delay", type=int, help="Deliver after this many milliseconds.")
-def send(actor: str, payload: str, delay: int | None) -> None:
+@click.option("--idempotency-key", help="Skip the run if a run with this key already succeeded.")
+def send(actor: str, payload: str, delay: int | None, idempotency_key: str | None) -> None:
     """Validate a payload and enqueue it for ACTOR; print the message id.
 
     Bad input (unknown actor, invalid JSON, a payload that does not match the actor's schema)
@@ -38,7 +39,7 @@ def send(actor: str, payload: str, delay: int | None) -> None:
         get_settings().require_rabbitmq_url()
         job = _load_job(actor)
         job.validate(data)
-        message = job.send(data, delay=delay)
+        message = job.send(data, delay=delay, idempotency_key=idempotency_key)
     click.echo(message.message_id)
 
 
