@@ -1,7 +1,7 @@
 """contract and system tables
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 
 from __future__ import annotations
