@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import sentry_sdk
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 from pydantic import BaseModel
-from sentry_sdk.transport import Transport
+from sentry_capture import CapturingTransport
 
 from yoked_actors.broker import middleware_stack, use_broker
 from yoked_actors.jobs import JOBS, job
@@ -19,14 +18,6 @@ from yoked_actors.settings import load_settings
 
 SECRET = "my-phone-is-555-0100-zebra"
 
-
-class CapturingTransport(Transport):
-    def __init__(self, options: Any = None) -> None:
-        super().__init__(options)
-        self.envelopes: list[str] = []
-
-    def capture_envelope(self, envelope: Any) -> None:
-        self.envelopes.append(envelope.serialize().decode("utf-8", "replace"))
 
 
 class SecretPayload(BaseModel):

@@ -12,7 +12,7 @@ from dramatiq import Worker
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from moderation_support import event_for, make_message, make_user, result_of, wait_for
-from sentry_sdk.transport import Transport
+from sentry_capture import CapturingTransport
 
 from yoked_actors import events
 from yoked_actors.actors import moderation as moderation_actor
@@ -23,16 +23,6 @@ from yoked_actors.settings import load_settings
 
 MARKER = "zq7-marker-4f1e-you-idiot-555-123-4567"
 
-
-class CapturingTransport(Transport):
-    """Keeps every envelope Sentry would send, serialised as it would go on the wire."""
-
-    def __init__(self, options: Any = None) -> None:
-        super().__init__(options)
-        self.envelopes: list[str] = []
-
-    def capture_envelope(self, envelope: Any) -> None:
-        self.envelopes.append(envelope.serialize().decode("utf-8", "replace"))
 
 
 def test_message_text_never_reaches_logs_or_sentry(

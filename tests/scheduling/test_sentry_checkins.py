@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from typing import Any
 
 import sentry_sdk
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sched_support import FakeClock, drain, utc
-from sentry_sdk.transport import Transport
+from sentry_capture import CapturingTransport
 
 from yoked_actors.schedules import Schedule
 from yoked_actors.scheduling.scheduler import Scheduler
-
-
-class CapturingTransport(Transport):
-    def __init__(self, options: Any = None) -> None:
-        super().__init__(options)
-        self.items: list[dict[str, Any]] = []
-
-    def capture_envelope(self, envelope: Any) -> None:
-        for item in envelope.items:
-            if item.headers.get("type") == "check_in":
-                self.items.append(json.loads(item.payload.get_bytes()))
 
 
 def test_checkins_per_schedule(rabbitmq_broker: RabbitmqBroker) -> None:
@@ -44,11 +31,11 @@ def test_checkins_per_schedule(rabbitmq_broker: RabbitmqBroker) -> None:
         sentry_sdk.flush()
     finally:
         sentry_sdk.init(dsn=None)
-    assert [(c["monitor_slug"], c["status"]) for c in transport.items] == [
+    assert [(c["monitor_slug"], c["status"]) for c in transport.check_ins] == [
         ("hourly-ping", "ok"),
         ("hourly-ping", "error"),
     ]
-    config = transport.items[0]["monitor_config"]
+    config = transport.check_ins[0]["monitor_config"]
     assert config["schedule"] == {"type": "crontab", "value": "0 * * * *"}
     assert config["timezone"] == "Europe/London" and config["checkin_margin"] == 10
     assert len(drain(rabbitmq_broker, "maintenance")) == 1
