@@ -34,6 +34,7 @@ from yoked_actors import db, migrate
 from yoked_actors.actors import load_actors
 from yoked_actors.broker import amqp_url_with_defaults, middleware_stack, use_broker
 from yoked_actors.jobs import JOBS
+from yoked_actors.middleware.run_history import RECORDER
 from yoked_actors.settings import Settings, get_settings, load_settings
 
 ADMIN_URL = os.environ.get(
@@ -57,6 +58,7 @@ def database_url() -> Iterator[str]:
     migrate.upgrade(url)
     db.configure(test_settings_for(url, None), url=url)
     yield url
+    RECORDER.close()  # write the last buffered run-history rows while the database exists
     db.dispose()
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

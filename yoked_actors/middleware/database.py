@@ -19,5 +19,7 @@ class DatabaseLifecycle(Middleware):
     def after_process_boot(self, broker: Broker) -> None:
         db.dispose()
 
-    def before_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+    def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+        # After, not before: Dramatiq emits before_worker_shutdown while job threads still run,
+        # and a pool disposed under them leaves their connections to the garbage collector.
         db.dispose()

@@ -420,7 +420,9 @@ class RunHistory(Middleware):
         if self.enabled:
             dramatiq.set_encoder(RecordingJSONEncoder(self.recorder))
 
-    def before_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+    def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+        # Once the job threads have stopped, so their last records are in this final flush
+        # (and before DatabaseLifecycle, earlier in the stack, disposes the pool).
         if self.enabled:
             self.recorder.close()
 
