@@ -102,6 +102,17 @@ def _publish(amqp: str, jobs: int) -> None:
     broker.close()
 
 
+def _wait_until_drained(amqp: str) -> None:
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    broker = RabbitmqBroker(url=amqp, middleware=[])
+    try:
+        while sum(broker.get_queue_message_counts(QUEUE)) > 0:
+            time.sleep(0.005)
+    finally:
+        broker.close()
+
+
 def run_once(flavor: str, amqp: str, database_url: str, jobs: int, processes: int,
              threads: int) -> tuple[float, float | None]:
     """(jobs/s, seconds after the last ack until job_runs held every run, for "ours")."""
@@ -119,6 +130,9 @@ def run_once(flavor: str, amqp: str, database_url: str, jobs: int, processes: in
     go.set()
     while acked.value < jobs - 50 * processes:
         time.sleep(0.005)
+    # The remainders (< 50 per process) are counted at stop; wait until the queue is empty so
+    # no message is left unprocessed when the workers stop.
+    _wait_until_drained(amqp)
     elapsed = time.perf_counter() - start
     done = acked.value
     stop.set()
