@@ -16,6 +16,7 @@ on the first message it judges.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections import Counter
@@ -79,12 +80,11 @@ def load() -> Callable[[Sequence[str]], Any]:
                 from profanity_check import profanity_check as package
 
                 predict: Callable[[Sequence[str]], Any] = package.predict_prob
-                try:
+                # Another model layout raises here: keep the package's own (slower) function.
+                with contextlib.suppress(AttributeError, IndexError, ValueError):
                     fast = _fast_predictor(package.vectorizer, package.model)
                     if np.allclose(fast(_CHECK_TEXTS), package.predict_prob(_CHECK_TEXTS)):
                         predict = fast
-                except (AttributeError, IndexError, ValueError):
-                    pass  # another model layout: keep the package's own (slower) function
                 _predict = predict
     return _predict
 
