@@ -21,7 +21,8 @@ import pytest
 from sqlalchemy import delete, insert, select, text
 
 from yoked_actors import db
-from yoked_actors.actors import matching
+from yoked_actors.matching import expiration, generation
+from yoked_actors.matching.run import OFFERS_PER_DAY
 from yoked_actors.models.contract import Block, MatchOffer, Notification, User
 from yoked_actors.models.matching import MatchingRun
 
@@ -180,7 +181,7 @@ def fits(a: User, b: User) -> bool:
 
 def test_every_hard_rule_holds_on_a_tempting_population(clean_db: str) -> None:
     seed()
-    summary = matching.generate(TZ, DAY, now=NOW)
+    summary = generation.generate(TZ, DAY, now=NOW)
     offers = todays_offers()
     assert summary["offers_written"] == summary["offers_selected"] == len(offers) > 0
 
@@ -207,7 +208,7 @@ def test_every_hard_rule_holds_on_a_tempting_population(clean_db: str) -> None:
     assert not involved & {"mover_east", "mover_west"}  # batch already today / 19 h ago
     # Each user's own local day holds at most 3 offers, whichever run wrote them.
     per_user = Counter(i for o in all_today for i in (o.user_a_id, o.user_b_id))
-    assert max(per_user.values()) <= matching.OFFERS_PER_DAY
+    assert max(per_user.values()) <= OFFERS_PER_DAY
     assert per_user[uid("chicago")] <= 3 and "chicago" in involved  # took its 1 remaining slot
     # The greedy leaves no fitting pair of two people who both still have room.
     open_pairs = [
@@ -276,14 +277,14 @@ def _all_names() -> list[str]:
 
 def test_a_second_run_writes_nothing(clean_db: str) -> None:
     seed()
-    first = matching.generate(TZ, DAY, now=NOW)
-    again = matching.generate(TZ, DAY, now=NOW + timedelta(minutes=5))
+    first = generation.generate(TZ, DAY, now=NOW)
+    again = generation.generate(TZ, DAY, now=NOW + timedelta(minutes=5))
     assert again["already_completed"] and again["offers_written"] == 0
     # Even without the completion record the computation finds everything already written.
     with db.session_scope() as session:
         session.execute(delete(MatchingRun))
         notifications = session.scalar(text("SELECT count(*) FROM notifications"))
-    recomputed = matching.generate(TZ, DAY, now=NOW)
+    recomputed = generation.generate(TZ, DAY, now=NOW)
     assert recomputed["offers_selected"] == first["offers_selected"]
     assert recomputed["offers_written"] == 0
     with db.session_scope() as session:
@@ -301,7 +302,7 @@ def test_a_run_killed_half_way_and_rerun_ends_with_the_same_offers(
     clean_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed()
-    matching.generate(TZ, DAY, now=NOW, chunk_size=2)
+    generation.generate(TZ, DAY, now=NOW, chunk_size=2)
     uninterrupted = offer_rows()
     with db.session_scope() as session:
         session.execute(
@@ -310,7 +311,7 @@ def test_a_run_killed_half_way_and_rerun_ends_with_the_same_offers(
         session.execute(delete(Notification))
         session.execute(delete(MatchingRun))
 
-    real_write = matching.write_chunk
+    real_write = generation.write_chunk
     calls = {"n": 0}
 
     def crash_after_two_chunks(*args: Any, **kwargs: Any) -> int:
@@ -319,14 +320,14 @@ def test_a_run_killed_half_way_and_rerun_ends_with_the_same_offers(
             raise RuntimeError("worker killed")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(matching, "write_chunk", crash_after_two_chunks)
+    monkeypatch.setattr(generation, "write_chunk", crash_after_two_chunks)
     with pytest.raises(RuntimeError):
-        matching.generate(TZ, DAY, now=NOW, chunk_size=2)
+        generation.generate(TZ, DAY, now=NOW, chunk_size=2)
     assert 4 <= len(offer_rows()) < len(uninterrupted)  # half way: some chunks of two
-    monkeypatch.setattr(matching, "write_chunk", real_write)
+    monkeypatch.setattr(generation, "write_chunk", real_write)
 
     # The retry comes later; the run's clock is the first attempt's.
-    resumed = matching.generate(TZ, DAY, now=NOW + timedelta(minutes=7), chunk_size=2)
+    resumed = generation.generate(TZ, DAY, now=NOW + timedelta(minutes=7), chunk_size=2)
     assert offer_rows() == uninterrupted
     assert 0 < resumed["offers_written"] <= len(uninterrupted) - 4
     with db.session_scope() as session:
@@ -346,7 +347,7 @@ def test_expiration_touches_only_due_pending_offers(clean_db: str) -> None:
     with db.session_scope() as session:
         session.execute(insert(MatchOffer), [*due, not_yet, *answered])
 
-    result = matching.expire_due(NOW, batch_size=2, time_budget_s=60)
+    result = expiration.expire_due(NOW, batch_size=2, time_budget_s=60)
     assert result == {"expired": 5, "batches": 3, "complete": True}
     with db.session_scope() as session:
         rows = {(o.user_a_id, o.user_b_id): o for o in session.scalars(select(MatchOffer))}
@@ -359,7 +360,7 @@ def test_expiration_touches_only_due_pending_offers(clean_db: str) -> None:
         "declined",
     }
     assert all(o.expired_at is None for o in rows.values() if o.status != "expired")
-    assert matching.expire_due(NOW, batch_size=2, time_budget_s=60)["expired"] == 0
+    assert expiration.expire_due(NOW, batch_size=2, time_budget_s=60)["expired"] == 0
 
 
 def test_expiration_stops_when_its_time_budget_is_spent(clean_db: str) -> None:
@@ -369,9 +370,9 @@ def test_expiration_stops_when_its_time_budget_is_spent(clean_db: str) -> None:
             insert(MatchOffer),
             [offer("y0", f"y{i}", DAY, created_at=NOW - timedelta(hours=30)) for i in range(1, 5)],
         )
-    first = matching.expire_due(NOW, batch_size=1, time_budget_s=1e-9)
+    first = expiration.expire_due(NOW, batch_size=1, time_budget_s=1e-9)
     assert first == {"expired": 1, "batches": 1, "complete": False}
-    assert matching.expire_due(NOW, batch_size=10, time_budget_s=60)["expired"] == 3
+    assert expiration.expire_due(NOW, batch_size=10, time_budget_s=60)["expired"] == 3
 
 
 def test_yoked_run_generates_against_a_seeded_database(
@@ -413,7 +414,7 @@ def test_yoked_run_generates_against_a_seeded_database(
 def test_the_dispatchers_message_generates_the_day_through_a_real_worker(
     rabbitmq_broker: Any, worker: Any
 ) -> None:
-    from yoked_actors.actors.dispatch import send_generation
+    from yoked_actors.matching.dispatch import send_generation
 
     seed()
     send_generation(TZ, DAY)  # exactly what matching.dispatch_daily enqueues

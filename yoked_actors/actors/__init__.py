@@ -13,7 +13,6 @@ ACTOR_MODULES: tuple[str, ...] = (
     "yoked_actors.actors.notifications",
     "yoked_actors.actors.maintenance",
     "yoked_actors.actors.moderation",
-    "yoked_actors.actors.dispatch",
     "yoked_actors.actors.matching",
     "yoked_actors.actors.analytics",
 )

@@ -7,10 +7,10 @@ One module per domain; add yours to the list below (Alembic and the test fixture
 from yoked_actors.models import (  # noqa: F401  (imported for their tables)
     analytics,  # daily_metrics
     contract,  # the API's tables (DESIGN.md)
-    matching,  # generation runs
+    matching,  # generation runs, daily dispatches
     moderation,  # results, strikes
     notifications,  # push deliveries
     runs,  # run history, idempotency keys, outbox
-    scheduling,  # fire ledger, daily dispatches
+    scheduling,  # fire ledger
     system,  # pings
 )

@@ -1,16 +1,19 @@
-"""Daily match generation's own table (issue 5).
+"""Daily matching's own tables (docs/matching.md).
 
 ``matching_runs``: one row per (timezone, local date) generated. It is created when a run
 starts, fixes the run's reference instant ``as_of`` (a resumed run reuses it, so it decides on
 the same clock), counts the offer chunks written, and holds the run summary once ``completed``.
 A completed row is what makes a second run of the same day write nothing at once.
+
+``daily_dispatches``: one row per (timezone, local date) whose daily matches were dispatched;
+its primary key is what makes the dispatcher start each day once.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, Double, Integer, Text, func
+from sqlalchemy import CheckConstraint, Date, DateTime, Double, Integer, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yoked_actors.db import Base
@@ -41,3 +44,17 @@ class MatchingRun(Base):
     offers_written: Mapped[int] = mapped_column(Integer, server_default="0")
     mean_score: Mapped[float | None] = mapped_column(Double)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class DailyDispatch(Base):
+    """The daily matches of ``timezone`` for ``local_date`` were handed to generation once."""
+
+    __tablename__ = "daily_dispatches"
+
+    timezone: Mapped[str] = mapped_column(Text, primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    dispatched_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+    message_id: Mapped[str | None] = mapped_column(Text)
+    users: Mapped[int] = mapped_column(Integer, server_default="0")

@@ -1,15 +1,14 @@
-"""The scheduler's tables: the fire ledger and the daily-dispatch claims (issue 4).
+"""The scheduler's table: the fire ledger (docs/scheduling.md).
 
 ``schedule_fires``: one row per (schedule, due instant), inserted before the message is
 enqueued; its primary key is what makes any number of schedulers fire each due time once.
-``daily_dispatches``: one row per (timezone, local date) whose daily matches were dispatched.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, Index, Integer, Text, func, text
+from sqlalchemy import CheckConstraint, DateTime, Index, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yoked_actors.db import Base
@@ -38,17 +37,3 @@ class ScheduleFire(Base):
     scheduler_id: Mapped[str | None] = mapped_column(Text)
     lateness_ms: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)
-
-
-class DailyDispatch(Base):
-    """The daily matches of ``timezone`` for ``local_date`` were handed to generation once."""
-
-    __tablename__ = "daily_dispatches"
-
-    timezone: Mapped[str] = mapped_column(Text, primary_key=True)
-    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
-    dispatched_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=text("now()")
-    )
-    message_id: Mapped[str | None] = mapped_column(Text)
-    users: Mapped[int] = mapped_column(Integer, server_default="0")

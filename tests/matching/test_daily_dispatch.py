@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from sched_support import drain, utc
+from match_support import drain, utc
 from sqlalchemy import select, update
 
 from yoked_actors import db
-from yoked_actors.actors import dispatch
 from yoked_actors.jobs import get_job
+from yoked_actors.matching import dispatch
 from yoked_actors.models.contract import User
-from yoked_actors.models.scheduling import DailyDispatch
+from yoked_actors.models.matching import DailyDispatch
 
 ZONES = (
     "Asia/Kolkata",  # +05:30
@@ -187,7 +187,7 @@ def test_without_the_generator_nothing_is_claimed(
 
 
 def test_dispatch_enqueues_generation_on_rabbitmq(rabbitmq_broker: RabbitmqBroker) -> None:
-    """Through the real broker: needs `matching.generate_daily` (issue 5) to be declared."""
+    """Through the real broker: needs `matching.generate_daily` to be declared."""
     generate = get_job("matching.generate_daily")
     now = utc("2026-01-15T03:15:00")  # 09:00 in Kathmandu
     add_user("Asia/Kathmandu", active_at=now)
