@@ -27,12 +27,12 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from yoked_actors.clock import zone_strict
 from yoked_actors.db import session_scope
 from yoked_actors.jobs import JOBS, get_job, job
 from yoked_actors.models.contract import User
 from yoked_actors.models.scheduling import DailyDispatch
 from yoked_actors.queues import Queue
-from yoked_actors.scheduling.cron import zone
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def local_date_due(timezone: str, now: datetime) -> date | None:
 
     Raises ValueError for an unknown timezone name.
     """
-    local = now.astimezone(zone(timezone))
+    local = now.astimezone(zone_strict(timezone))
     if DISPATCH_FROM <= local.time() < DISPATCH_UNTIL:
         return local.date()
     return None

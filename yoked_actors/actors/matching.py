@@ -47,6 +47,7 @@ import psycopg
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import CursorResult, text
 
+from yoked_actors.clock import zone_strict
 from yoked_actors.db import session_scope
 from yoked_actors.jobs import job
 from yoked_actors.matching.candidates import candidate_pairs, pair_keys
@@ -55,7 +56,6 @@ from yoked_actors.matching.scoring import SCORE_VERSION, combine, components
 from yoked_actors.matching.selection import greedy_select
 from yoked_actors.models.contract import GOALS
 from yoked_actors.queues import Queue
-from yoked_actors.scheduling.cron import zone
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class GeneratePayload(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        zone(value)  # raises ValueError naming the zone
+        zone_strict(value)  # raises ValueError naming the zone
         return value
 
 
@@ -237,7 +237,7 @@ def _own_dates(
     by_zone: dict[str, date | None] = {}
     for name in set(timezones):
         try:
-            by_zone[name] = as_of.astimezone(zone(name)).date()
+            by_zone[name] = as_of.astimezone(zone_strict(name)).date()
         except ValueError:
             by_zone[name] = None
     return [
