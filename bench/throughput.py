@@ -84,7 +84,7 @@ def _worker(flavor: str, amqp: str, database_url: str, threads: int, ready: Any,
     with acked.get_lock():
         acked.value += local[0] % 50
     if flavor != "bare":
-        from yoked_actors.middleware.run_history import RECORDER
+        from yoked_actors.runs.recorder import RECORDER
 
         RECORDER.close()
     broker.close()

@@ -34,7 +34,7 @@ from yoked_actors import db, migrate
 from yoked_actors.actors import load_actors
 from yoked_actors.broker import amqp_url_with_defaults, middleware_stack, use_broker
 from yoked_actors.jobs import JOBS
-from yoked_actors.middleware.run_history import RECORDER
+from yoked_actors.runs.recorder import RECORDER
 from yoked_actors.settings import Settings, get_settings, load_settings
 
 ADMIN_URL = os.environ.get(

@@ -28,7 +28,7 @@ from yoked_actors.middleware.database import DatabaseLifecycle
 from yoked_actors.middleware.idempotency import Idempotency
 from yoked_actors.middleware.retry_policy import RetryPolicy
 from yoked_actors.middleware.run_history import RunHistory
-from yoked_actors.scheduling.middleware import ScheduledFires
+from yoked_actors.middleware.scheduled_fires import ScheduledFires
 from yoked_actors.settings import Settings, get_settings
 
 #: AMQP connection defaults, unless the URL sets them. A heartbeat lets both sides notice a dead

@@ -39,7 +39,7 @@ from fault_support import (
 
 from yoked_actors.broker import middleware_stack, use_broker
 from yoked_actors.jobs import JOBS
-from yoked_actors.outbox import Relay
+from yoked_actors.runs.outbox import Relay
 from yoked_actors.settings import load_settings
 
 pytestmark = [
@@ -50,8 +50,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
 ]
 
-#: How long scenario 3 keeps PostgreSQL down (the issue asks ~30 s; this keeps the suite short
-#: while lasting longer than any single backoff step).
+#: How long scenario 3 keeps PostgreSQL down: short enough for the suite, longer than any single
+#: backoff step of the run recorder and the retry policy (5 s).
 POSTGRES_OUTAGE_S = 20
 
 
@@ -96,7 +96,7 @@ def test_worker_killed_three_times_mid_run(
         time.sleep(0.5)  # the run history's last flush
         recorded = {row["message_id"] for row in run_rows(database_url)}
         # Run-history events of the last flush interval before each SIGKILL are lost (see
-        # middleware/run_history.py); the messages and effects are not.
+        # runs/recorder.py); the messages and effects are not.
         report.notes = {
             "runs_recorded": len(message_ids & recorded),
             "runs_left_not_terminal": _not_terminal(database_url),

@@ -18,8 +18,8 @@ from yoked_actors.db import session_scope
 from yoked_actors.errors import NotFoundError
 from yoked_actors.jobs import JOBS, job
 from yoked_actors.middleware.idempotency import claim_once
-from yoked_actors.middleware.run_history import RECORDER
 from yoked_actors.queues import Queue
+from yoked_actors.runs.recorder import RECORDER
 
 EFFECT_JOB = "test.reliability_effect"
 EFFECTS_TABLE = "reliability_effects"

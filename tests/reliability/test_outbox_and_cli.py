@@ -17,8 +17,9 @@ from yoked_actors import db
 from yoked_actors.actors.maintenance import PrunePayload, prune_runs
 from yoked_actors.broker import use_broker
 from yoked_actors.db import session_scope
-from yoked_actors.outbox import Relay, add_to_outbox, outbox_status, relay_once
-from yoked_actors.runs import replay_run, replayable_runs
+from yoked_actors.runs.history import replay_run
+from yoked_actors.runs.outbox import Relay, add_to_outbox, relay_once
+from yoked_actors.runs.store import outbox_status, replayable_runs
 
 
 def _plain_url(database_url: str) -> str:

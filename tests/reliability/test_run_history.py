@@ -13,9 +13,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from yoked_actors import db
-from yoked_actors.errors import PayloadError
+from yoked_actors.errors import PayloadError, describe_error
 from yoked_actors.middleware.retry_policy import is_transient
-from yoked_actors.middleware.run_history import STATUS_RANK, RunRecorder, describe_error
+from yoked_actors.runs.events import STATUS_RANK
+from yoked_actors.runs.recorder import RunRecorder
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from periodiq import CronSpec
 
+from yoked_actors.clock import zone_strict
 from yoked_actors.jobs import JOBS
 from yoked_actors.schedules import SCHEDULES
-from yoked_actors.scheduling.cron import cron, fires_between, local_to_utc, next_fires, zone
+from yoked_actors.scheduling.cron import cron, fires_between, local_to_utc, next_fires
 
 
 def utc(text: str) -> datetime:
@@ -192,7 +193,7 @@ def test_every_minute_on_a_dst_day_fires_once_per_distinct_instant(
 
 
 def test_local_to_utc_gap_and_overlap() -> None:
-    new_york = zone("America/New_York")
+    new_york = zone_strict("America/New_York")
     assert local_to_utc(datetime(2026, 3, 8, 2, 30), new_york) == utc("2026-03-08T07:00:00")
     assert local_to_utc(datetime(2026, 11, 1, 1, 30), new_york) == utc("2026-11-01T05:30:00")
     assert local_to_utc(datetime(2026, 7, 1, 9, 0), new_york) == utc("2026-07-01T13:00:00")

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from yoked_actors import db
 from yoked_actors.broker import middleware_stack
+from yoked_actors.middleware.scheduled_fires import ScheduledFires
 from yoked_actors.models.system import Ping
 from yoked_actors.schedules import Schedule
-from yoked_actors.scheduling.middleware import ScheduledFires
 from yoked_actors.scheduling.scheduler import Scheduler
 
 
@@ -44,7 +44,7 @@ def test_a_fire_that_waited_past_its_window_is_recorded_missed_and_a_timely_one_
         payload={"note": "loose"},
         catch_up=timedelta(hours=1),
     )
-    with caplog.at_level(logging.WARNING, logger="yoked_actors.scheduling.middleware"):
+    with caplog.at_level(logging.WARNING, logger="yoked_actors.middleware.scheduled_fires"):
         Scheduler([tight, loose], clock=FakeClock(ten_minutes_ago)).tick()
         rabbitmq_broker.join("maintenance", timeout=30_000)
         worker.join()
@@ -56,7 +56,7 @@ def test_a_fire_that_waited_past_its_window_is_recorded_missed_and_a_timely_one_
     warnings = [
         r.getMessage()
         for r in caplog.records
-        if r.name == "yoked_actors.scheduling.middleware" and r.levelno == logging.WARNING
+        if r.name == "yoked_actors.middleware.scheduled_fires" and r.levelno == logging.WARNING
     ]
     assert len(warnings) == 1 and str(late.message_id) in warnings[0]
     assert "recorded as missed, not run" in warnings[0]
@@ -95,20 +95,18 @@ def test_a_late_mark_waits_for_the_claim_it_races(clean_db: str) -> None:
     that transaction): its record of the missed fire must land after the claim, not vanish."""
     import threading
 
-    from yoked_actors.scheduling import ledger
+    from yoked_actors.scheduling import store
 
     due = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
     with db.session_scope() as claimer:
-        assert ledger.claim(
+        assert store.claim(
             claimer, schedule="raced", due_at=due, actor="system.ping", scheduler_id="s1", now=due
         )
-        ledger.mark_enqueued(
-            claimer, schedule="raced", due_at=due, message_id="m1", enqueued_at=due
-        )
+        store.mark_enqueued(claimer, schedule="raced", due_at=due, message_id="m1", enqueued_at=due)
 
         def worker_side() -> None:
             with db.session_scope() as session:
-                ledger.mark_late(
+                store.mark_late(
                     session,
                     schedule="raced",
                     due_at=due,

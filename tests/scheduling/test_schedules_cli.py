@@ -11,7 +11,7 @@ from datetime import timedelta
 from sched_support import utc
 
 from yoked_actors import db
-from yoked_actors.scheduling import ledger
+from yoked_actors.scheduling import store
 
 YOKED = [sys.executable, "-m", "yoked_actors"]
 
@@ -74,7 +74,7 @@ def test_text_listing_and_bad_instant() -> None:
 def test_fires_lists_the_ledger(clean_db: str, service_env: dict[str, str]) -> None:
     due = utc("2026-03-08T12:00:00")
     with db.session_scope() as session:
-        assert ledger.claim(
+        assert store.claim(
             session,
             schedule="every-minute",
             due_at=due,
@@ -82,14 +82,14 @@ def test_fires_lists_the_ledger(clean_db: str, service_env: dict[str, str]) -> N
             scheduler_id="s1",
             now=due,
         )
-        ledger.mark_enqueued(
+        store.mark_enqueued(
             session,
             schedule="every-minute",
             due_at=due,
             message_id="m-1",
             enqueued_at=due + timedelta(milliseconds=250),
         )
-        ledger.record_missed(
+        store.record_missed(
             session,
             schedule="every-minute",
             actor="system.ping",

@@ -3,21 +3,23 @@ retention period, then delete them in bounded batches.
 
 Scheduled daily (schedules.py). Idempotent: a rerun deletes what is older than the cut-off and
 nothing else. Deletes in batches of ``batch_size`` rows, each its own short transaction, so it
-never holds long locks on tables the workers write to constantly.
+never holds long locks on tables the workers write to constantly. Pending outbox rows are never
+deleted. The statements are in :mod:`yoked_actors.runs.store`; see docs/reliability.md.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy.orm import Session
 
-from yoked_actors.db import Base, session_scope
+from yoked_actors.clock import utc_now
+from yoked_actors.db import session_scope
 from yoked_actors.jobs import job
-from yoked_actors.models.runs import IdempotencyKey, JobRun, OutboxMessage
 from yoked_actors.queues import Queue
+from yoked_actors.runs import store
 
 #: Long enough to investigate and replay a failure found after a holiday; an idempotency mark
 #: must outlive any redelivery of its message (minutes to hours), which this covers widely.
@@ -34,14 +36,13 @@ class PrunePayload(BaseModel):
 
 
 def _delete_in_batches(
-    model: type[Base], key: Any, older: ColumnElement[bool], batch_size: int
+    delete_batch: Callable[[Session, datetime, int], int], cutoff: datetime, batch_size: int
 ) -> int:
+    """Call ``delete_batch`` in its own transaction until it deletes less than a batch."""
     total = 0
     while True:
         with session_scope() as session:
-            ids = select(key).where(older).limit(batch_size).scalar_subquery()
-            result = session.execute(delete(model).where(key.in_(ids)))
-            deleted = int(getattr(result, "rowcount", 0))
+            deleted = delete_batch(session, cutoff, batch_size)
         total += deleted
         if deleted < batch_size:
             return total
@@ -59,23 +60,10 @@ def prune_runs(payload: PrunePayload) -> dict[str, int]:
 
     Pending outbox rows are never deleted, whatever their age.
     """
-    now = payload.now or datetime.now(UTC)
-    cutoff = now - timedelta(days=payload.retention_days)
+    cutoff = (payload.now or utc_now()) - timedelta(days=payload.retention_days)
+    size = payload.batch_size
     return {
-        "runs": _delete_in_batches(
-            JobRun, JobRun.message_id, JobRun.updated_at < cutoff, payload.batch_size
-        ),
-        "idempotency_keys": _delete_in_batches(
-            IdempotencyKey,
-            IdempotencyKey.key,
-            IdempotencyKey.created_at < cutoff,
-            payload.batch_size,
-        ),
-        "outbox": _delete_in_batches(
-            OutboxMessage,
-            OutboxMessage.id,
-            (OutboxMessage.created_at < cutoff)
-            & or_(OutboxMessage.sent_at.is_not(None), OutboxMessage.failed_at.is_not(None)),
-            payload.batch_size,
-        ),
+        "runs": _delete_in_batches(store.delete_runs_before, cutoff, size),
+        "idempotency_keys": _delete_in_batches(store.delete_keys_before, cutoff, size),
+        "outbox": _delete_in_batches(store.delete_outbox_before, cutoff, size),
     }

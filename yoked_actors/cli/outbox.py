@@ -35,7 +35,7 @@ def relay(batch_size: int, poll_interval: float, once: bool) -> None:
     from yoked_actors.actors import load_actors
     from yoked_actors.broker import setup_broker
     from yoked_actors.logs import configure_logging
-    from yoked_actors.outbox import Relay, relay_once
+    from yoked_actors.runs.outbox import Relay, relay_once
 
     with reported_errors():
         settings = get_settings()
@@ -71,7 +71,7 @@ def relay(batch_size: int, poll_interval: float, once: bool) -> None:
 def status(as_json: bool) -> None:
     """Pending, sent and failed rows, and the age of the oldest pending one."""
     from yoked_actors.db import session_scope
-    from yoked_actors.outbox import outbox_status
+    from yoked_actors.runs.store import outbox_status
 
     with reported_errors():
         get_settings().require_database_url()

@@ -94,6 +94,6 @@ def scheduler(verbose: int, interval: float, metrics_port: int) -> None:
         signal.signal(signum, lambda *_: stop.set())
     Scheduler().run(stop, interval_s=interval)
     # Flush the run history's "queued" records of the messages this process sent.
-    from yoked_actors.middleware.run_history import RECORDER
+    from yoked_actors.runs.recorder import RECORDER
 
     RECORDER.close()

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from yoked_actors.cli.common import BadInput, print_json, reported_errors
-from yoked_actors.middleware.run_history import STATUS_RANK
+from yoked_actors.runs.events import STATUS_RANK
 from yoked_actors.settings import get_settings
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -82,7 +82,8 @@ def runs(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from yoked_actors.runs import list_runs, run_as_dict
+    from yoked_actors.runs.history import run_as_dict
+    from yoked_actors.runs.store import list_runs
 
     when = parse_since(since)
     with _session() as session:
@@ -112,7 +113,8 @@ def runs(
 @json_option
 def show(message_id: str, as_json: bool) -> None:
     """One run (by message id, or a unique prefix of it): attempts, timings and error."""
-    from yoked_actors.runs import get_run, run_as_dict
+    from yoked_actors.runs.history import run_as_dict
+    from yoked_actors.runs.store import get_run
 
     with _session() as session:
         run = get_run(session, message_id)
@@ -154,7 +156,8 @@ def replay(
     """
     from yoked_actors.actors import load_actors
     from yoked_actors.broker import setup_broker
-    from yoked_actors.runs import Replayed, get_run, replay_run, replayable_runs
+    from yoked_actors.runs.history import Replayed, replay_run
+    from yoked_actors.runs.store import get_run, replayable_runs
 
     if message_id and (status or actor or since):
         raise BadInput("give either a MESSAGE_ID or filters (--status/--actor/--since), not both")
@@ -202,7 +205,7 @@ def replay(
 @json_option
 def stats(since: str, actor: str | None, as_json: bool) -> None:
     """Per actor over a window: runs by status, success / failure rates, p50 / p95 duration."""
-    from yoked_actors.runs import run_stats
+    from yoked_actors.runs.store import run_stats
 
     when = parse_since(since)
     assert when is not None

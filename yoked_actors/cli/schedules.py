@@ -62,9 +62,9 @@ def describe(schedule: Any, at: datetime, count: int, declared: set[str]) -> dic
         entry["error"] = str(error)
         entry["next"] = []
         return entry
-    from yoked_actors.scheduling.cron import zone
+    from yoked_actors.clock import zone_strict
 
-    tz = zone(spec.timezone)
+    tz = zone_strict(spec.timezone)
     entry["next"] = [
         {"utc": fire.isoformat().replace("+00:00", "Z"), "local": fire.astimezone(tz).isoformat()}
         for fire in next_fires(spec, at, count)
@@ -145,15 +145,13 @@ def fires(
     from dataclasses import asdict
 
     from yoked_actors import db
-    from yoked_actors.scheduling import ledger
+    from yoked_actors.scheduling import store
 
     since = _since(since_raw)
     with reported_errors():
         get_settings().require_database_url()
     with db.session_scope() as session:
-        rows = ledger.list_fires(
-            session, since=since, schedule=schedule, status=status, limit=limit
-        )
+        rows = store.list_fires(session, since=since, schedule=schedule, status=status, limit=limit)
     if as_json:
         print_json(
             [

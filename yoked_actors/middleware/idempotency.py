@@ -15,6 +15,8 @@ A sender sets the key (``job.send(payload, idempotency_key="offer:42:accepted")`
 
 Without an explicit key, :func:`claim_once` uses ``message:<message id>``, which makes a job
 effects-once under redelivery (not against two separate sends of the same thing).
+
+The statements are in :mod:`yoked_actors.runs.store`; see docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -25,13 +27,12 @@ from typing import Any
 
 from dramatiq import Broker, Middleware
 from dramatiq.middleware import CurrentMessage, SkipMessage
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from yoked_actors import db
-from yoked_actors.middleware.run_history import describe_error, mark_skipped
-from yoked_actors.models.runs import IdempotencyKey
+from yoked_actors.errors import describe_error
+from yoked_actors.runs import store
+from yoked_actors.runs.current import mark_skipped
 
 logger = logging.getLogger(__name__)
 
@@ -64,17 +65,13 @@ def claim_once(session: Session, key: str | None = None) -> bool:
     if key is None:
         raise ValueError("claim_once needs a key outside a worker")
     message = CurrentMessage.get_current_message()
-    claimed = session.execute(
-        insert(IdempotencyKey)
-        .values(
-            key=key,
-            actor=message.actor_name if message else None,
-            message_id=message.message_id if message else None,
-        )
-        .on_conflict_do_nothing()
-        .returning(IdempotencyKey.key)
-    ).first()
-    if claimed is None:
+    claimed = store.claim_key(
+        session,
+        key,
+        actor=message.actor_name if message else None,
+        message_id=message.message_id if message else None,
+    )
+    if not claimed:
         mark_skipped(ALREADY_DONE)
         return False
     _claimed.key = key
@@ -92,11 +89,9 @@ class Idempotency(Middleware):
         key = message.options.get("idempotency_key")
         if not key:
             return
-        with db.get_engine().connect() as connection:
-            done = connection.execute(
-                select(IdempotencyKey.key).where(IdempotencyKey.key == key)
-            ).first()
-        if done is not None:
+        with db.session_scope() as session:
+            done = store.key_claimed(session, key)
+        if done:
             mark_skipped(ALREADY_DONE)
             raise SkipMessage(ALREADY_DONE)
 
@@ -113,10 +108,8 @@ class Idempotency(Middleware):
             return
         try:
             with db.session_scope() as session:
-                session.execute(
-                    insert(IdempotencyKey)
-                    .values(key=key, actor=message.actor_name, message_id=message.message_id)
-                    .on_conflict_do_nothing()
+                store.mark_key(
+                    session, key, actor=message.actor_name, message_id=message.message_id
                 )
         except Exception as error:
             # The job's effects are committed already; failing the message now would run it

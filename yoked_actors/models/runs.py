@@ -1,8 +1,9 @@
 """Tables of the reliability layer: run history, idempotency marks and the transactional outbox.
 
 These are the service's own tables, except ``outbox``, which is also a contract: any producer
-(the TypeScript API with plain SQL included) may INSERT into it inside its own transaction; see
-docs/reliability.md for the statement.
+(the TypeScript API with plain SQL included) may add rows to it inside its own transaction; see
+docs/reliability.md for the statement. Every statement on these tables is in
+:mod:`yoked_actors.runs.store`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from yoked_actors.db import Base
 class JobRun(Base):
     """One row per message: its latest status, attempts, timings and why it failed.
 
-    Written by :class:`yoked_actors.middleware.run_history.RunHistory` in batches. ``status_rank``
-    orders the statuses within an attempt so that an update flushed late never moves a row
-    backwards (see ``STATUS_RANK`` in that module). ``payload`` holds the message's kwargs only
-    for runs that failed, so that they can be replayed; it never goes to logs or Sentry.
+    Written in batches by :class:`yoked_actors.runs.recorder.RunRecorder`, fed by the
+    :class:`~yoked_actors.middleware.run_history.RunHistory` middleware. ``status_rank`` orders
+    the statuses within an attempt so that an update flushed late never moves a row backwards
+    (``STATUS_RANK`` in :mod:`yoked_actors.runs.events`). ``payload`` holds the message's
+    kwargs only for runs that failed, so that they can be replayed; it never goes to logs or
+    Sentry.
     """
 
     __tablename__ = "job_runs"

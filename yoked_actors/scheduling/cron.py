@@ -17,16 +17,19 @@ schedule can be computed and tested for any instant.
     occurrence (daylight time);
 
   so :func:`fire_times` yields strictly increasing UTC instants, never the same one twice.
+
+An unknown timezone is refused (:func:`yoked_actors.clock.zone_strict`). See docs/scheduling.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from periodiq import CronSpec, expand_valid
+
+from yoked_actors.clock import zone_strict
 
 #: The widest shift of a UTC offset by a DST rule we look behind for (30 min on Lord Howe,
 #: 1 h almost everywhere, 2 h in Antarctica/Troll); more than enough.
@@ -92,7 +95,7 @@ class ZonedCronSpec(CronSpec):
         values[4] = sorted({day % 7 for day in values[4]})
         parsed = cls(*values, parsed_from=spec)
         parsed.parsed_from = spec
-        parsed.timezone = zone(timezone).key
+        parsed.timezone = zone_strict(timezone).key
         return parsed
 
     def validate(self, date: datetime) -> bool:
@@ -116,15 +119,6 @@ class ZonedCronSpec(CronSpec):
 def cron(spec: str, timezone: str = "UTC") -> ZonedCronSpec:
     """The ``periodic`` actor option, periodiq style: ``periodic=cron("0 9 * * sun", "UTC")``."""
     return ZonedCronSpec.parse(spec, timezone)
-
-
-@lru_cache(maxsize=512)
-def zone(name: str) -> ZoneInfo:
-    """The IANA timezone ``name``. Raises ValueError for an unknown name."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA timezone {name!r} (example: Europe/London)") from None
 
 
 def local_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
@@ -171,7 +165,7 @@ def fire_times(spec: ZonedCronSpec, after: datetime) -> Iterator[datetime]:
     """
     if after.tzinfo is None:
         raise ValueError("after must be timezone-aware")
-    tz = zone(spec.timezone)
+    tz = zone_strict(spec.timezone)
     after = after.astimezone(UTC)
     # Local wall-clock times map to instants monotonically (a gap collapses onto its end), so
     # starting a little before the local time of `after` and filtering is exact.

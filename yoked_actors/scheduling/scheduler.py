@@ -16,7 +16,7 @@ Guarantees (docs/scheduling.md has the full policy):
 - **Injectable clock**: ``tick(now)`` is a pure step over the ledger and the broker; nothing
   waits on real time except :meth:`Scheduler.run`.
 - Each message carries ``scheduled_at`` (the due instant, ISO) and ``catch_up_s``; the worker's
-  :class:`~yoked_actors.scheduling.middleware.ScheduledFires` records a fire that waited in the
+  :class:`~yoked_actors.middleware.scheduled_fires.ScheduledFires` records a fire that waited in the
   queue beyond its window as missed (WARNING), instead of periodiq's silent drop.
 """
 
@@ -27,7 +27,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,16 +36,15 @@ from prometheus_client import Gauge
 from sqlalchemy.exc import OperationalError
 
 from yoked_actors import db
-from yoked_actors.errors import PermanentError, UnknownActorError
-from yoked_actors.jobs import get_job
-from yoked_actors.outbox import BROKER_ERRORS
+from yoked_actors.clock import Clock, utc_now
+from yoked_actors.errors import BROKER_ERRORS, PermanentError, UnknownActorError
+from yoked_actors.jobs import Job, get_job
 from yoked_actors.schedules import SCHEDULES, Schedule
-from yoked_actors.scheduling import ledger
-from yoked_actors.scheduling.cron import ZonedCronSpec, fires_between, next_fires
+from yoked_actors.scheduling import store
+from yoked_actors.scheduling.checkins import sentry_checkin
+from yoked_actors.scheduling.cron import fires_between, next_fires
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 #: How far back a starting scheduler records missed fires of a schedule (an every-minute
 #: schedule down for a month would otherwise write 43,000 rows).
@@ -57,10 +56,6 @@ OLDEST_OVERDUE = Gauge(
     "yoked_scheduler_oldest_overdue_seconds",
     "Age of the oldest due fire this scheduler could not enqueue yet (0 = none).",
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def fire_key(schedule: str, due_at: datetime) -> str:
@@ -95,28 +90,6 @@ def all_schedules(actors: Iterable[Any] = ()) -> list[Schedule]:
     table = list(SCHEDULES)
     scheduled = {s.actor_name for s in table}
     return table + [s for s in periodic_schedules(actors) if s.actor_name not in scheduled]
-
-
-def _sentry_checkin(schedule: Schedule, status: str) -> None:
-    """A Sentry Crons check-in for the schedule, when Sentry is on: Sentry alerts on a missing
-    or an error check-in, so a stopped scheduler is noticed too."""
-    import sentry_sdk
-
-    if not sentry_sdk.get_client().is_active():
-        return
-    from sentry_sdk.crons import capture_checkin
-
-    spec = schedule.spec
-    crontab = ZonedCronSpec._named_spec.get(schedule.cron.strip(), schedule.cron)
-    capture_checkin(
-        monitor_slug=schedule.name,
-        status=status,
-        monitor_config={
-            "schedule": {"type": "crontab", "value": crontab},
-            "timezone": spec.timezone,
-            "checkin_margin": max(1, int(schedule.catch_up.total_seconds() // 60)),
-        },
-    )
 
 
 @dataclass
@@ -194,7 +167,7 @@ class Scheduler:
         after recording as missed what fell due before the window since the last ledger row."""
         window_start = now - schedule.catch_up
         with db.session_scope() as session:
-            last = ledger.last_due_at(session, schedule.name)
+            last = store.last_due_at(session, schedule.name)
             if last is not None and last < window_start:
                 # The window includes its start (a fire exactly catch_up old still runs).
                 lost = fires_between(
@@ -217,6 +190,18 @@ class Scheduler:
 
     def _fire_due(self, schedule: Schedule, now: datetime, result: TickResult) -> None:
         due = fires_between(schedule.spec, self._since[schedule.name], now)
+        to_enqueue = self._drop_unrunnable(schedule, due, now, result)
+        first_failure: datetime | None = None
+        for due_at in to_enqueue:
+            if not self._fire(schedule, due_at, now, result) and first_failure is None:
+                first_failure = due_at
+        self._advance(schedule, now, first_failure)
+
+    def _drop_unrunnable(
+        self, schedule: Schedule, due: list[datetime], now: datetime, result: TickResult
+    ) -> list[datetime]:
+        """The due fires to enqueue now; the others (beyond the catch-up window, or superseded
+        by a later fire in "latest" mode) are recorded as missed."""
         in_window = [d for d in due if now - d <= schedule.catch_up]
         too_late = [d for d in due if now - d > schedule.catch_up]
         superseded: list[datetime] = []
@@ -240,10 +225,10 @@ class Scheduler:
                     now,
                     result,
                 )
-        first_failure: datetime | None = None
-        for due_at in in_window:
-            if not self._fire(schedule, due_at, now, result) and first_failure is None:
-                first_failure = due_at
+        return in_window
+
+    def _advance(self, schedule: Schedule, now: datetime, first_failure: datetime | None) -> None:
+        """Where the next tick looks from, and when this schedule is next due."""
         if first_failure is not None:
             # Look again from just before it next tick; the ledger drops what was enqueued.
             self._since[schedule.name] = first_failure - timedelta(microseconds=1)
@@ -259,46 +244,11 @@ class Scheduler:
     ) -> bool:
         """Claim and enqueue one fire. False: it could not be enqueued now (retry later)."""
         key = fire_key(schedule.name, due_at)
-        try:
-            job = get_job(schedule.actor_name)
-        except UnknownActorError:
-            if schedule.name not in self._unknown_reported:
-                self._unknown_reported.add(schedule.name)
-                logger.error(
-                    "schedule %s: actor %s is not declared; its fires are recorded as missed",
-                    schedule.name,
-                    schedule.actor_name,
-                )
-            self._missed_now(
-                schedule, due_at, f"actor {schedule.actor_name} is not declared", now, result
-            )
+        job = self._job_of(schedule, due_at, now, result)
+        if job is None:
             return True
         try:
-            with db.session_scope() as session:
-                if not ledger.claim(
-                    session,
-                    schedule=schedule.name,
-                    due_at=due_at,
-                    actor=schedule.actor_name,
-                    scheduler_id=self.scheduler_id,
-                    now=now,
-                ):
-                    result.taken.append(key)
-                    return True
-                message = job.send(
-                    dict(schedule.payload),
-                    idempotency_key=f"schedule:{key}",
-                    scheduled_at=due_at.isoformat(),
-                    schedule_fire=key,
-                    catch_up_s=int(schedule.catch_up.total_seconds()),
-                )
-                ledger.mark_enqueued(
-                    session,
-                    schedule=schedule.name,
-                    due_at=due_at,
-                    message_id=message.message_id,
-                    enqueued_at=self.clock(),
-                )
+            message_id = self._claim_and_send(schedule, job, due_at, now)
         except PermanentError as error:  # the entry's payload does not fit its actor
             logger.error("schedule %s: %s", schedule.name, error)
             self._missed_now(schedule, due_at, f"{type(error).__name__}: {error}", now, result)
@@ -312,10 +262,64 @@ class Scheduler:
             )
             result.failed.append(key)
             return False
-        logger.info("schedule %s: enqueued fire %s as %s", schedule.name, key, message.message_id)
+        if message_id is None:
+            result.taken.append(key)
+            return True
+        logger.info("schedule %s: enqueued fire %s as %s", schedule.name, key, message_id)
         result.enqueued.append(key)
-        _sentry_checkin(schedule, "ok")
+        sentry_checkin(schedule, "ok")
         return True
+
+    def _job_of(
+        self, schedule: Schedule, due_at: datetime, now: datetime, result: TickResult
+    ) -> Job[Any] | None:
+        """The schedule's job; None (and the fire recorded as missed) if it is not declared."""
+        try:
+            return get_job(schedule.actor_name)
+        except UnknownActorError:
+            if schedule.name not in self._unknown_reported:
+                self._unknown_reported.add(schedule.name)
+                logger.error(
+                    "schedule %s: actor %s is not declared; its fires are recorded as missed",
+                    schedule.name,
+                    schedule.actor_name,
+                )
+            self._missed_now(
+                schedule, due_at, f"actor {schedule.actor_name} is not declared", now, result
+            )
+            return None
+
+    def _claim_and_send(
+        self, schedule: Schedule, job: Job[Any], due_at: datetime, now: datetime
+    ) -> str | None:
+        """Claim the fire and send its message in one transaction: the claim commits only once
+        RabbitMQ has the message. Returns the message id; None if another scheduler has it."""
+        key = fire_key(schedule.name, due_at)
+        with db.session_scope() as session:
+            if not store.claim(
+                session,
+                schedule=schedule.name,
+                due_at=due_at,
+                actor=schedule.actor_name,
+                scheduler_id=self.scheduler_id,
+                now=now,
+            ):
+                return None
+            message = job.send(
+                dict(schedule.payload),
+                idempotency_key=f"schedule:{key}",
+                scheduled_at=due_at.isoformat(),
+                schedule_fire=key,
+                catch_up_s=int(schedule.catch_up.total_seconds()),
+            )
+            store.mark_enqueued(
+                session,
+                schedule=schedule.name,
+                due_at=due_at,
+                message_id=message.message_id,
+                enqueued_at=self.clock(),
+            )
+        return str(message.message_id)
 
     def _missed_now(
         self, schedule: Schedule, due_at: datetime, detail: str, now: datetime, result: TickResult
@@ -334,7 +338,7 @@ class Scheduler:
     ) -> None:
         if not due_ats:
             return
-        new = ledger.record_missed(
+        new = store.record_missed(
             session,
             schedule=schedule.name,
             actor=schedule.actor_name,
@@ -352,7 +356,7 @@ class Scheduler:
                 due_ats[-1].isoformat(),
             )
             result.missed.extend(fire_key(schedule.name, d) for d in due_ats)
-            _sentry_checkin(schedule, "error")
+            sentry_checkin(schedule, "error")
 
     def _report_overdue(self, now: datetime) -> None:
         if not self._overdue:

@@ -1,9 +1,11 @@
-"""The fire ledger (``schedule_fires``): the only place that writes or reads it.
+"""The fire ledger (``schedule_fires``): every statement that writes or reads it.
 
 A fire is claimed with ``INSERT ... ON CONFLICT DO NOTHING`` on its primary key
 (schedule, due_at): of any number of schedulers, exactly one gets the row. A fire never enqueued
 is recorded as ``missed`` the same way, so a fire enqueued by another scheduler is never
-overwritten by a missed record.
+overwritten by a missed record. Functions take a session and never begin, commit or roll back:
+the caller owns the transaction (the scheduler claims a fire and sends its message inside one).
+See docs/scheduling.md.
 """
 
 from __future__ import annotations

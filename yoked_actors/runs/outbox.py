@@ -1,13 +1,13 @@
 """The transactional outbox: a message is published if and only if its producer's transaction
 commits.
 
-A producer INSERTs a row into ``outbox`` inside its own transaction (from Python with
+A producer adds a row to ``outbox`` inside its own transaction (from Python with
 :func:`add_to_outbox`; from the TypeScript API with plain SQL, docs/reliability.md). A relay
 (``yoked outbox relay``, one or more) publishes pending rows to RabbitMQ:
 
-- it claims a batch with ``FOR UPDATE SKIP LOCKED``, publishes each row with publisher confirms
-  while holding its lock, and marks it sent in the same transaction: two relays never publish
-  the same row;
+- it claims a batch of rows locked for it (rows another relay holds are skipped), publishes each
+  row with publisher confirms while holding its lock, and marks it sent in the same transaction:
+  two relays never publish the same row;
 - if that transaction fails after a publish (the database went away), the row is published again
   later; the message carries the idempotency key ``outbox:<id>`` (unless the producer gave one),
   so the second delivery is skipped once the first has succeeded;
@@ -15,6 +15,8 @@ A producer INSERTs a row into ``outbox`` inside its own transaction (from Python
   (``failed_at``, ``last_error``), never retried;
 - while RabbitMQ is down it keeps the rows and retries with a capped exponential backoff;
 - it wakes on ``NOTIFY yoked_outbox`` (a trigger on insert) and polls as a fallback.
+
+The statements are in :mod:`yoked_actors.runs.store`; see docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -28,22 +30,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from dramatiq.errors import BrokerError
-from pika.exceptions import AMQPError
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from yoked_actors import db
-from yoked_actors.errors import PermanentError
-from yoked_actors.middleware.run_history import describe_error
+from yoked_actors.errors import (
+    BROKER_ERRORS,
+    ERROR_MESSAGE_CHARS,
+    PermanentError,
+    describe_error,
+)
+from yoked_actors.jobs import get_job
 from yoked_actors.models.runs import OutboxMessage
+from yoked_actors.runs import store
 
 logger = logging.getLogger(__name__)
-
-CHANNEL = "yoked_outbox"
-BROKER_ERRORS = (BrokerError, AMQPError, ConnectionError, OSError)
 
 
 def add_to_outbox(
@@ -58,15 +59,8 @@ def add_to_outbox(
     Validates the payload now (PayloadError / UnknownActorError, nothing added). Returns the
     outbox row id, or None if a row with this ``idempotency_key`` exists already.
     """
-    from yoked_actors.jobs import get_job
-
     data = get_job(actor).validate(payload).model_dump(mode="json")
-    return session.scalar(
-        insert(OutboxMessage)
-        .values(actor=actor, payload=data, idempotency_key=idempotency_key)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(OutboxMessage.id)
-    )
+    return store.insert_outbox(session, actor, data, idempotency_key)
 
 
 @dataclass
@@ -85,48 +79,39 @@ def relay_once(batch_size: int = 100) -> RelayResult:
     Stops at the first broker error: rows already published in this pass are marked sent, the
     failing row records the error and is retried by a later pass.
     """
-    from yoked_actors.jobs import get_job
-
     result = RelayResult()
     with db.session_scope() as session:
-        rows = session.scalars(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.sent_at.is_(None),
-                OutboxMessage.failed_at.is_(None),
-                OutboxMessage.available_at <= func.now(),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(batch_size)
-            .with_for_update(skip_locked=True)
-        ).all()
+        rows = store.claim_pending_outbox(session, batch_size)
         result.claimed = len(rows)
         for row in rows:
-            row.attempts += 1
-            try:
-                job = get_job(row.actor)
-                job.validate(row.payload)
-            except PermanentError as error:
-                row.failed_at = func.now()
-                row.last_error = describe_error(error)[1]
-                result.failed += 1
-                continue
-            try:
-                message = job.send(
-                    row.payload,
-                    idempotency_key=row.idempotency_key or f"outbox:{row.id}",
-                    outbox_id=row.id,
-                )
-            except BROKER_ERRORS as error:
-                kind, reason = describe_error(error)
-                row.last_error = f"{kind}: {reason}"[:300]
-                result.broker_error = kind
+            if not _publish(row, result):
                 break
-            row.sent_at = func.now()
-            row.message_id = message.message_id
-            row.last_error = None
-            result.sent += 1
     return result
+
+
+def _publish(row: OutboxMessage, result: RelayResult) -> bool:
+    """Publish one claimed row and record the outcome on it. False: the broker failed."""
+    try:
+        job = get_job(row.actor)
+        job.validate(row.payload)
+    except PermanentError as error:
+        store.outbox_failed(row, describe_error(error)[1])
+        result.failed += 1
+        return True
+    try:
+        message = job.send(
+            row.payload,
+            idempotency_key=row.idempotency_key or f"outbox:{row.id}",
+            outbox_id=row.id,
+        )
+    except BROKER_ERRORS as error:
+        kind, reason = describe_error(error)
+        store.outbox_send_failed(row, f"{kind}: {reason}"[:ERROR_MESSAGE_CHARS])
+        result.broker_error = kind
+        return False
+    store.outbox_sent(row, message.message_id)
+    result.sent += 1
+    return True
 
 
 def _listen_url() -> str:
@@ -223,7 +208,7 @@ class Relay:
             except psycopg.Error:
                 return None
             try:
-                listener.execute(f"LISTEN {CHANNEL}")
+                store.listen_outbox(listener)
             except psycopg.Error:
                 listener.close()
                 return None
@@ -235,24 +220,3 @@ class Relay:
             with contextlib.suppress(psycopg.Error):
                 self._listener.close()
             self._listener = None
-
-
-def outbox_status(session: Session) -> dict[str, Any]:
-    """Counts of pending / sent / failed rows and the age of the oldest pending one (s)."""
-    pending = (OutboxMessage.sent_at.is_(None)) & (OutboxMessage.failed_at.is_(None))
-    row = session.execute(
-        select(
-            func.count().filter(pending).label("pending"),
-            func.count().filter(OutboxMessage.sent_at.is_not(None)).label("sent"),
-            func.count().filter(OutboxMessage.failed_at.is_not(None)).label("failed"),
-            func.extract(
-                "epoch", func.now() - func.min(OutboxMessage.created_at).filter(pending)
-            ).label("oldest_pending_s"),
-        )
-    ).one()
-    return {
-        "pending": row.pending,
-        "sent": row.sent,
-        "failed": row.failed,
-        "oldest_pending_s": None if row.oldest_pending_s is None else float(row.oldest_pending_s),
-    }

@@ -1,0 +1,224 @@
+"""The run recorder: a per-process buffer of run events, written off the hot path.
+
+Recording never talks to the database: an event is merged into an in-memory buffer keyed by
+message id, and a background thread flushes the buffer every :data:`FLUSH_INTERVAL_S` or
+:data:`FLUSH_ROWS` rows with one multi-row upsert (:func:`yoked_actors.runs.store.upsert_runs`).
+A run that lasts more than :data:`RUNNING_AFTER_S` is written as "running" while it runs; a
+shorter one is written once, finished. Events merge in memory exactly as the upsert merges
+them in the table (:mod:`yoked_actors.runs.events`), so a row never moves backwards.
+
+Guarantees and limits:
+- While PostgreSQL is down the buffer keeps the events and retries (backoff up to 5 s); past
+  :data:`MAX_PENDING` events only terminal ones (succeeded, skipped, failed, dead) are accepted.
+- A batch the database refuses (a constraint, a bad value: retrying cannot help) is dropped and
+  counted in ``dropped``, so one bad event never blocks the history.
+- :meth:`RunRecorder.flush` can be called by anyone (the middleware does before a message is
+  dead-lettered); :meth:`RunRecorder.close` flushes what is left at shutdown.
+- A process killed with SIGKILL loses its unflushed events (at most the last flush interval).
+- After a fork, the child starts with an empty buffer and its own flusher thread.
+
+See docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+
+from yoked_actors import db
+from yoked_actors.errors import describe_error
+from yoked_actors.runs import store
+from yoked_actors.runs.events import TERMINAL, merge_events
+
+logger = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 0.2
+#: A run shows as "running" once it has run this long (shorter ones are written once, finished).
+RUNNING_AFTER_S = 1.0
+FLUSH_ROWS = 500
+#: Events kept while the database is unreachable; past this, only terminal ones are accepted.
+MAX_PENDING = 100_000
+
+#: Errors by which the database refuses a batch itself: retrying the same batch cannot help.
+REFUSED = (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError)
+
+
+class RunRecorder:
+    """The per-process buffer of run events and the thread that flushes it.
+
+    ``record`` is cheap (a dict merge under a lock); ``flush`` writes everything pending in one
+    statement and keeps the events if the write fails.
+    """
+
+    def __init__(
+        self,
+        *,
+        interval_s: float = FLUSH_INTERVAL_S,
+        batch_rows: int = FLUSH_ROWS,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
+        self.interval_s = interval_s
+        self.batch_rows = batch_rows
+        self.max_pending = max_pending
+        self.dropped = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._pending: dict[str, dict[str, Any]] = {}
+        #: Runs started and not finished, with their start time: written as "running" only
+        #: once they have run for RUNNING_AFTER_S, so a short job costs one row write, not two,
+        #: and a process killed right after acknowledging short jobs leaves no stale "running".
+        self._in_flight: dict[str, tuple[float, Callable[[], dict[str, Any]]]] = {}
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._exit_hook = False
+
+    def started(
+        self, message_id: str, started_at: float, event: Callable[[], dict[str, Any]]
+    ) -> None:
+        """A run started; ``event()`` builds its "running" event if a flush finds it going."""
+        if self._pid != os.getpid():
+            self._reset()
+        self._in_flight[message_id] = (started_at, event)
+        if self._thread is None:
+            self._start()
+
+    def finished(self, message_id: str) -> None:
+        self._in_flight.pop(message_id, None)
+
+    def record(self, message_id: str, event: dict[str, Any]) -> None:
+        """Merge one event into the buffer; the flusher thread writes it soon."""
+        if self._pid != os.getpid():  # forked: the parent's buffer and thread are not ours
+            self._reset()
+        with self._lock:
+            existing = self._pending.get(message_id)
+            if existing is None:
+                if len(self._pending) >= self.max_pending and event["status"] not in TERMINAL:
+                    self.dropped += 1
+                    return
+                event["message_id"] = message_id
+                self._pending[message_id] = event
+            else:
+                self._pending[message_id] = merge_events(existing, event)
+            size = len(self._pending)
+        if self._thread is None:
+            self._start()
+        if size >= self.batch_rows:
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            # Each thread has its own stop flag: after close(), a later event starts a new
+            # thread (a process whose Worker stops and starts again, tests).
+            self._stop = stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(stop,), name="run-history-flusher", daemon=True
+            )
+            self._thread.start()
+            if not self._exit_hook:
+                atexit.register(self.close)
+                self._exit_hook = True
+
+    def _run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            self._wake.wait(self.interval_s if failures == 0 else min(5.0, 0.2 * 2**failures))
+            self._wake.clear()
+            try:
+                self.flush()
+                failures = 0
+            except Exception as error:
+                failures = min(failures + 1, 5)
+                logger.warning(
+                    "run history: flush failed (%s), %d events kept for the next try",
+                    describe_error(error)[0],
+                    self.pending_count(),
+                )
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def flush(self) -> int:
+        """Write every pending event now; returns how many rows were written.
+
+        If the database is unreachable the events go back into the buffer (merged with any
+        newer ones); if it refuses the batch itself (a constraint, a bad value: retrying cannot
+        help) the batch is dropped and counted in ``dropped``, so one bad event never blocks
+        the history. Either way the error is raised.
+        """
+        with self._flush_lock:
+            batch = self._take_batch()
+            if not batch:
+                return 0
+            try:
+                rows = json.dumps(list(batch.values()), default=str)
+                with db.session_scope() as session:
+                    store.upsert_runs(session, rows)
+            except REFUSED:
+                self.dropped += len(batch)
+                raise
+            except BaseException:
+                self._put_back(batch)
+                raise
+            return len(batch)
+
+    def _take_batch(self) -> dict[str, dict[str, Any]]:
+        """Everything pending, plus a "running" event for each run going on for long enough."""
+        with self._lock:
+            batch, self._pending = self._pending, {}
+        long_ago = time.time() - RUNNING_AFTER_S
+        for message_id, (started_at, build) in list(self._in_flight.items()):
+            if started_at > long_ago:
+                continue
+            event = build()
+            event["message_id"] = message_id
+            batch[message_id] = (
+                event if message_id not in batch else merge_events(event, batch[message_id])
+            )
+        return batch
+
+    def _put_back(self, batch: dict[str, dict[str, Any]]) -> None:
+        """Return an unwritten batch to the buffer, merged with events recorded meanwhile."""
+        with self._lock:
+            for message_id, event in batch.items():
+                newer = self._pending.get(message_id)
+                self._pending[message_id] = event if newer is None else merge_events(event, newer)
+
+    def close(self) -> None:
+        """Stop the flusher thread and flush what is left (worker shutdown, process exit).
+
+        Recording again afterwards starts a new flusher thread.
+        """
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        try:
+            self.flush()
+        except Exception as error:
+            logger.warning(
+                "run history: final flush failed (%s), %d events lost",
+                describe_error(error)[0],
+                self.pending_count(),
+            )
+
+
+#: The process's recorder, shared by every RunHistory middleware in it.
+RECORDER = RunRecorder()
