@@ -26,8 +26,8 @@ from psycopg.types.json import Jsonb
 
 from yoked_actors import db, migrate
 from yoked_actors.notifications.batching import BatchOptions, send_batches
-from yoked_actors.notifications.expo import ExpoPushClient, PushSettings
-from yoked_actors.settings import load_settings
+from yoked_actors.notifications.expo import ExpoPushClient
+from yoked_actors.settings import PushSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

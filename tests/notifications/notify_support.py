@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from yoked_actors.db import session_scope
 from yoked_actors.models.contract import Block, Notification, PushToken, User
 from yoked_actors.models.notifications import NotificationDelivery
-from yoked_actors.notifications.expo import PushSettings
+from yoked_actors.settings import PushSettings
 
 ACCESS_TOKEN = "test-access-token"
 

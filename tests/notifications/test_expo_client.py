@@ -11,13 +11,9 @@ from fake_expo import FakeExpo, Fault
 from notify_support import push_settings
 
 from yoked_actors.notifications.digest import Content
-from yoked_actors.notifications.expo import (
-    ExpoPushClient,
-    LogPushProvider,
-    PushMessage,
-    RateLimiter,
-    load_push_settings,
-)
+from yoked_actors.notifications.expo import ExpoPushClient, RateLimiter
+from yoked_actors.notifications.push import LogPushProvider, PushMessage
+from yoked_actors.settings import load_push_settings
 
 CONTENT = Content(title="It's a match!", body="Say hi.", data={"url": "yoked://matches"},
                   priority="high")

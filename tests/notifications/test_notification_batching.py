@@ -13,7 +13,8 @@ from fake_expo import FakeExpo, Fault
 from notify_support import Clock, Rows, push_settings
 
 from yoked_actors.notifications.batching import BatchOptions, send_batches
-from yoked_actors.notifications.expo import ExpoPushClient, PushMessage, PushResult
+from yoked_actors.notifications.expo import ExpoPushClient
+from yoked_actors.notifications.push import PushMessage, PushResult
 
 
 def run(provider: Any, clock: Clock, **options: Any) -> dict[str, int]:
@@ -181,7 +182,7 @@ def test_device_not_registered_in_a_ticket_deactivates_the_token(
 def test_device_not_registered_in_a_receipt_deactivates_the_token(
     rows: Rows, clock: Clock, fake_expo: FakeExpo, expo: ExpoPushClient
 ) -> None:
-    from yoked_actors.notifications.batching import poll_receipts
+    from yoked_actors.notifications.receipts import poll_receipts
 
     user, other = rows.user(), rows.user()
     (token,) = rows.tokens(user)
@@ -354,7 +355,7 @@ def test_the_rate_limit_leaves_what_does_not_fit_for_the_next_run(
 def test_a_receipt_that_never_comes_is_asked_again_then_recorded_expired(
     rows: Rows, clock: Clock, fake_expo: FakeExpo, expo: ExpoPushClient
 ) -> None:
-    from yoked_actors.notifications.batching import poll_receipts
+    from yoked_actors.notifications.receipts import poll_receipts
 
     rows.notify(rows.user(), "daily_matches")
     run(expo, clock)
