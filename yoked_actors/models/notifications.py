@@ -15,7 +15,8 @@ digest's ``digest_id`` (also written on the notifications it collapses).
   run.
 - ``unknown``: sent, but the outcome was never learned.
 
-No title, body or token is stored here: ids, codes and times only.
+No title, body or token is stored here: ids, codes and times only. Written by
+:mod:`yoked_actors.notifications.store`; docs/notifications.md describes the flow.
 """
 
 from __future__ import annotations
