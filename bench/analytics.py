@@ -24,7 +24,7 @@ import numpy as np
 import psycopg
 
 from yoked_actors import db, migrate
-from yoked_actors.analytics.store import SETTLE_DAYS, aggregate_day
+from yoked_actors.analytics.daily import SETTLE_DAYS, aggregate_day
 from yoked_actors.settings import load_settings
 
 ADMIN_URL = os.environ.get(

@@ -26,11 +26,13 @@ from psycopg.types.json import Jsonb
 
 from yoked_actors import db, migrate
 from yoked_actors.notifications.batching import BatchOptions, send_batches
-from yoked_actors.notifications.expo import ExpoPushClient, PushSettings
-from yoked_actors.settings import load_settings
+from yoked_actors.notifications.expo import ExpoPushClient
+from yoked_actors.settings import PushSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 #: 09:00 in New York: the morning a whole timezone gets its daily matches.
 NOW = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
 
@@ -55,8 +57,10 @@ def seed(url: str, users: int, notifications: int) -> None:
                 if i < users:
                     kind, payload = "daily_matches", {"count": 1 + i % 3}
                 elif i % 4:
-                    kind, payload = "new_message", {"sender_id": str(ids[(i * 7) % users]),
-                                                    "match_offer_id": i % 5000}
+                    kind, payload = (
+                        "new_message",
+                        {"sender_id": str(ids[(i * 7) % users]), "match_offer_id": i % 5000},
+                    )
                 else:
                     kind, payload = "offer_accepted", {"offer_id": i}
                 created = NOW - timedelta(minutes=rng.randint(1, 60))
@@ -67,8 +71,10 @@ def seed(url: str, users: int, notifications: int) -> None:
 def reset(url: str) -> None:
     with psycopg.connect(url) as conn:
         conn.execute("TRUNCATE notification_deliveries")
-        conn.execute("UPDATE notifications SET status = 'pending', digest_id = NULL, "
-                     "deliver_after = NULL, status_reason = NULL, sent_at = NULL")
+        conn.execute(
+            "UPDATE notifications SET status = 'pending', digest_id = NULL, "
+            "deliver_after = NULL, status_reason = NULL, sent_at = NULL"
+        )
         conn.execute("UPDATE push_tokens SET active = true")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE notifications")
@@ -76,9 +82,16 @@ def reset(url: str) -> None:
 
 
 def one_run(url: str, expo_url: str, rate: int | None, options: BatchOptions) -> None:
-    settings = PushSettings(provider="expo", base_url=expo_url, access_token=None,
-                            rate_limit=rate or 10**9, concurrency=6, timeout_ms=30_000,
-                            max_attempts=4, backoff_ms=200)
+    settings = PushSettings(
+        provider="expo",
+        base_url=expo_url,
+        access_token=None,
+        rate_limit=rate or 10**9,
+        concurrency=6,
+        timeout_ms=30_000,
+        max_attempts=4,
+        backoff_ms=200,
+    )
     client = ExpoPushClient(settings)
     cpu = time.process_time()
     started = time.perf_counter()
@@ -92,11 +105,14 @@ def one_run(url: str, expo_url: str, rate: int | None, options: BatchOptions) ->
     # request threads wait at once, so summing their waits would overcount.
     floor = max(0.0, (summary["pushes"] - client.limiter.burst) / rate) if rate else 0.0
     label = f"limiter on ({rate}/s)" if rate else "limiter off"
-    print(f"{label:>20}: {elapsed:6.1f} s wall, {floor:6.1f} s the limiter's pacing, "
-          f"{elapsed - floor:5.1f} s excluding it; {summary['pushes']} pushes / "
-          f"{summary['digests']} digests from {summary['claimed']} claimed rows "
-          f"({summary['deferred']} deferred, {summary['dropped']} dropped, "
-          f"{summary['carried']} carried); {cpu:.1f} s CPU in this process", flush=True)
+    print(
+        f"{label:>20}: {elapsed:6.1f} s wall, {floor:6.1f} s the limiter's pacing, "
+        f"{elapsed - floor:5.1f} s excluding it; {summary['pushes']} pushes / "
+        f"{summary['digests']} digests from {summary['claimed']} claimed rows "
+        f"({summary['deferred']} deferred, {summary['dropped']} dropped, "
+        f"{summary['carried']} carried); {cpu:.1f} s CPU in this process",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -105,8 +121,11 @@ def main() -> None:
     parser.add_argument("--notifications", type=int, default=100_000)
     parser.add_argument("--claimers", type=int, default=BatchOptions.claimers)
     parser.add_argument("--chunk", type=int, default=BatchOptions.chunk_rows)
-    parser.add_argument("--only-unlimited", action="store_true",
-                        help="skip the run with the limiter on (about 100 s)")
+    parser.add_argument(
+        "--only-unlimited",
+        action="store_true",
+        help="skip the run with the limiter on (about 100 s)",
+    )
     args = parser.parse_args()
     options = BatchOptions(run_seconds=600, claimers=args.claimers, chunk_rows=args.chunk)
 
@@ -117,7 +136,8 @@ def main() -> None:
     sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "notifications" / "fake_expo.py")],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         migrate.upgrade(sa_url)
@@ -126,9 +146,12 @@ def main() -> None:
         expo_url = server.stdout.readline().strip()
         t = time.perf_counter()
         seed(url, args.users, args.notifications)
-        print(f"seeded {args.notifications} notifications for {args.users} users (COPY) in "
-              f"{time.perf_counter() - t:.1f} s; fake Expo at {expo_url} (own process); "
-              f"{os.cpu_count()} cores shared with other work, figures are noisy", flush=True)
+        print(
+            f"seeded {args.notifications} notifications for {args.users} users (COPY) in "
+            f"{time.perf_counter() - t:.1f} s; fake Expo at {expo_url} (own process); "
+            f"{os.cpu_count()} cores shared with other work, figures are noisy",
+            flush=True,
+        )
         print(f"claimers={options.claimers} chunk_rows={options.chunk_rows}", flush=True)
         one_run(url, expo_url, None, options)
         if not args.only_unlimited:

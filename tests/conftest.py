@@ -34,6 +34,8 @@ from yoked_actors import db, migrate
 from yoked_actors.actors import load_actors
 from yoked_actors.broker import amqp_url_with_defaults, middleware_stack, use_broker
 from yoked_actors.jobs import JOBS
+from yoked_actors.moderation.provider import configured_provider
+from yoked_actors.notifications.provider import push_provider
 from yoked_actors.runs.recorder import RECORDER
 from yoked_actors.settings import Settings, get_settings, load_settings
 
@@ -100,10 +102,13 @@ def test_settings_for(database_url: str | None, rabbitmq_url: str | None) -> Set
 
 @pytest.fixture(autouse=True)
 def _fresh_settings() -> Iterator[None]:
-    """Each test reads the environment anew (get_settings caches it for a process's life)."""
-    get_settings.cache_clear()
+    """Each test reads the environment anew (get_settings caches it for a process's life), and
+    the providers built from it are rebuilt."""
+    for cached in (get_settings, push_provider, configured_provider):
+        cached.cache_clear()
     yield
-    get_settings.cache_clear()
+    for cached in (get_settings, push_provider, configured_provider):
+        cached.cache_clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,7 +3,10 @@
 Every value has a development default except where a wrong guess would be dangerous in
 production. A missing or malformed value raises :class:`SettingsError` naming the variable and
 showing an example of a valid value, so a container that is misconfigured stops at start with a
-one-line reason instead of failing on its first job.
+one-line reason instead of failing on its first job. The push provider's settings
+(:class:`PushSettings`) and the optional remote moderation provider's
+(:class:`ModerationProviderSettings`) are part of it; docs/notifications.md and
+docs/moderation.md describe their variables.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import TypeVar
 
 from yoked_actors.errors import SettingsError
@@ -19,6 +22,42 @@ from yoked_actors.errors import SettingsError
 T = TypeVar("T")
 
 ENVIRONMENTS = ("development", "test", "staging", "production")
+
+#: A remote moderation call's default time budget: a chat line must be judged well under a second.
+DEFAULT_MODERATION_TIMEOUT_MS = 300
+
+
+@dataclass(frozen=True)
+class PushSettings:
+    """Where and how fast pushes go (``PUSH_PROVIDER``, ``EXPO_*``)."""
+
+    #: "expo" sends through the Expo push API; "log" only logs ids and counts.
+    provider: str
+    #: Base URL of the push service (the paths ``/--/api/v2/push/...`` are appended).
+    base_url: str
+    #: Expo access token (push security enabled in the Expo project), sent as a Bearer token.
+    access_token: str | None
+    #: Notifications per second for this process.
+    rate_limit: int
+    #: Requests in flight at once.
+    concurrency: int
+    timeout_ms: int
+    #: Attempts per request for retryable failures (429, 5xx, connection refused).
+    max_attempts: int
+    #: First retry delay; doubled on each attempt, with jitter.
+    backoff_ms: int
+
+
+@dataclass(frozen=True)
+class ModerationProviderSettings:
+    """The optional remote moderation provider (``MODERATION_PROVIDER_*``); off by default."""
+
+    #: ``MODERATION_PROVIDER_URL``, an http(s) URL. None = no provider (offline engine only).
+    url: str | None
+    #: ``MODERATION_PROVIDER_TOKEN``, sent as "Authorization: Bearer <token>" when set.
+    token: str | None
+    #: ``MODERATION_PROVIDER_TIMEOUT_MS``: total time allowed for one call.
+    timeout_ms: int
 
 
 @dataclass(frozen=True)
@@ -43,6 +82,8 @@ class Settings:
     log_format: str
     #: Port of the Prometheus exposition server started by the worker (0 = off).
     metrics_port: int
+    push: PushSettings
+    moderation_provider: ModerationProviderSettings
 
     def require_database_url(self) -> str:
         """The database URL, or a SettingsError that says how to set it."""
@@ -103,6 +144,12 @@ def _one_of(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _digits_positive_int(raw: str) -> int:
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ValueError("must be a positive integer")
+    return int(raw)
+
+
 def _database_url(raw: str) -> str:
     if raw.startswith("postgres://"):
         # Hosted providers (Fly, Heroku) hand out postgres:// URLs; SQLAlchemy wants a dialect.
@@ -155,10 +202,63 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ).upper(),
         log_format=_read(env, "LOG_FORMAT", _one_of("json", "text"), "text", "json"),
         metrics_port=_read(env, "METRICS_PORT", _non_negative_int, 9191, "9191"),
+        push=load_push_settings(env),
+        moderation_provider=load_moderation_provider_settings(env),
     )
 
 
-@lru_cache(maxsize=1)
+def load_push_settings(env: Mapping[str, str] | None = None) -> PushSettings:
+    """The push settings from ``env`` (default: the process environment).
+
+    The provider defaults to "expo" when ``YOKED_ENV=production``, to "log" otherwise.
+
+    Raises:
+      SettingsError: a variable is set to a value that cannot be used.
+    """
+    env = os.environ if env is None else env
+    production = env.get("YOKED_ENV", "").strip().lower() == "production"
+    return PushSettings(
+        provider=_read(
+            env, "PUSH_PROVIDER", _one_of("expo", "log"), "expo" if production else "log", "expo"
+        ),
+        base_url=_read(env, "EXPO_PUSH_URL", _url, "https://exp.host", "https://exp.host"),
+        access_token=env.get("EXPO_ACCESS_TOKEN") or None,
+        rate_limit=_read(env, "EXPO_RATE_LIMIT", _positive_int, 600, "600"),
+        concurrency=_read(env, "EXPO_CONCURRENCY", _positive_int, 6, "6"),
+        timeout_ms=_read(env, "EXPO_TIMEOUT_MS", _positive_int, 15_000, "15000"),
+        max_attempts=_read(env, "EXPO_MAX_ATTEMPTS", _positive_int, 4, "4"),
+        backoff_ms=_read(env, "EXPO_BACKOFF_MS", _positive_int, 500, "500"),
+    )
+
+
+def load_moderation_provider_settings(
+    env: Mapping[str, str] | None = None,
+) -> ModerationProviderSettings:
+    """The remote moderation provider's settings from ``env`` (default: the process environment).
+
+    Raises:
+      SettingsError: a variable is set to a value that cannot be used.
+    """
+    env = os.environ if env is None else env
+    url = env.get("MODERATION_PROVIDER_URL", "").strip() or None
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise SettingsError(
+            "MODERATION_PROVIDER_URL must be an http(s) URL; "
+            "example: MODERATION_PROVIDER_URL=https://moderation.example/v1/score"
+        )
+    timeout_ms = _read(
+        env,
+        "MODERATION_PROVIDER_TIMEOUT_MS",
+        _digits_positive_int,
+        DEFAULT_MODERATION_TIMEOUT_MS,
+        str(DEFAULT_MODERATION_TIMEOUT_MS),
+    )
+    return ModerationProviderSettings(
+        url=url, token=env.get("MODERATION_PROVIDER_TOKEN") or None, timeout_ms=timeout_ms
+    )
+
+
+@cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
+    """The process-wide settings, read once from the environment (``cache_clear()`` re-reads)."""
     return load_settings()

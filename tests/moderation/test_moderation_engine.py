@@ -13,22 +13,22 @@ from yoked_actors.cli import main
 from yoked_actors.moderation import classifier, moderate
 from yoked_actors.moderation.decision import decide
 from yoked_actors.moderation.detectors import detect
-from yoked_actors.moderation.normalize import normalise
+from yoked_actors.moderation.normalize import normalize
 
 
 def test_normalisation_undoes_width_invisibles_homoglyphs_leet_spacing_and_repeats() -> None:
-    assert normalise("ｆｕｃｋ").plain == "fuck"  # full-width (NFKC)
-    assert normalise("f\u200bu\u200dc\u2060k").plain == "fuck"  # zero-width characters
-    assert normalise("z̶a̶l̶g̶o̶").plain == "zalgo"  # combining marks
-    assert normalise("kіll уоu").plain == "kill you"  # Cyrillic і, у, о
-    assert normalise("sh1t h3ad").words == "shit head"  # leet inside words
-    assert normalise("f u c k off").words == "fuck off"  # spaced-out letters
-    assert normalise("fuuuuuck").words == "fuuck"
-    assert normalise("fuuuuuck").squeezed == "fuck"
+    assert normalize("ｆｕｃｋ").plain == "fuck"  # full-width (NFKC)
+    assert normalize("f\u200bu\u200dc\u2060k").plain == "fuck"  # zero-width characters
+    assert normalize("z̶a̶l̶g̶o̶").plain == "zalgo"  # combining marks
+    assert normalize("kіll уоu").plain == "kill you"  # Cyrillic і, у, о
+    assert normalize("sh1t h3ad").words == "shit head"  # leet inside words
+    assert normalize("f u c k off").words == "fuck off"  # spaced-out letters
+    assert normalize("fuuuuuck").words == "fuuck"
+    assert normalize("fuuuuuck").squeezed == "fuck"
 
 
 def test_numbers_are_never_read_as_leetspeak() -> None:
-    assert normalise("I did 455 and 315 405").words == "i did 455 and 315 405"
+    assert normalize("I did 455 and 315 405").words == "i did 455 and 315 405"
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_the_fast_classifier_equals_the_packages_own_predictions() -> None:
         row.split("\t", 1)[-1]
         for row in (evaluation / "abusive.tsv").read_text("utf-8").splitlines()
     ]
-    texts = [normalise(text).words for text in texts] + ["", "the and of"]
+    texts = [normalize(text).words for text in texts] + ["", "the and of"]
     fast = classifier.load()
     assert fast.__module__ == "yoked_actors.moderation.classifier"  # not the slow fallback
     assert list(fast(texts)) == pytest.approx(list(predict_prob(texts)), abs=1e-9)

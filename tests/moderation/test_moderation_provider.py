@@ -13,7 +13,8 @@ import pytest
 
 from yoked_actors.errors import SettingsError
 from yoked_actors.moderation import moderate
-from yoked_actors.moderation.provider import HttpProvider, provider_from_env
+from yoked_actors.moderation.provider import HttpProvider, make_provider
+from yoked_actors.settings import load_moderation_provider_settings
 
 
 class FakeProvider(ThreadingHTTPServer):
@@ -99,6 +100,10 @@ def test_a_slow_failing_or_nonsensical_provider_falls_back_to_the_local_verdict(
         ["off_platform"],
         "fallback",
     )
+
+
+def provider_from_env(env: dict[str, str]) -> HttpProvider | None:
+    return make_provider(load_moderation_provider_settings(env))
 
 
 def test_the_provider_is_off_unless_configured() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from yoked_actors.db import session_scope
 from yoked_actors.models.contract import Block, Notification, PushToken, User
 from yoked_actors.models.notifications import NotificationDelivery
-from yoked_actors.notifications.expo import PushSettings
+from yoked_actors.settings import PushSettings
 
 ACCESS_TOKEN = "test-access-token"
 
@@ -33,8 +33,14 @@ class Clock:
 
 def push_settings(url: str, **overrides: Any) -> PushSettings:
     values: dict[str, Any] = dict(
-        provider="expo", base_url=url, access_token=ACCESS_TOKEN, rate_limit=100_000,
-        concurrency=4, timeout_ms=1_000, max_attempts=4, backoff_ms=10,
+        provider="expo",
+        base_url=url,
+        access_token=ACCESS_TOKEN,
+        rate_limit=100_000,
+        concurrency=4,
+        timeout_ms=1_000,
+        max_attempts=4,
+        backoff_ms=10,
     )
     values.update(overrides)
     return PushSettings(**values)
@@ -51,18 +57,34 @@ class Rows:
         with session_scope() as session:
             session.execute(insert(User).values(id=user_id, timezone=timezone, **columns))
             for n in range(tokens):
-                session.execute(insert(PushToken).values(
-                    user_id=user_id, token=f"ExponentPushToken[{user_id.hex[:12]}-{n}]",
-                    platform="ios"))
+                session.execute(
+                    insert(PushToken).values(
+                        user_id=user_id,
+                        token=f"ExponentPushToken[{user_id.hex[:12]}-{n}]",
+                        platform="ios",
+                    )
+                )
         return user_id
 
-    def notify(self, user_id: uuid.UUID, kind: str = "new_message", *, age_minutes: float = 1,
-               **payload: Any) -> int:
+    def notify(
+        self,
+        user_id: uuid.UUID,
+        kind: str = "new_message",
+        *,
+        age_minutes: float = 1,
+        **payload: Any,
+    ) -> int:
         with session_scope() as session:
-            return session.execute(insert(Notification).values(
-                user_id=user_id, kind=kind, payload=payload,
-                created_at=self.clock() - timedelta(minutes=age_minutes),
-            ).returning(Notification.id)).scalar_one()
+            return session.execute(
+                insert(Notification)
+                .values(
+                    user_id=user_id,
+                    kind=kind,
+                    payload=payload,
+                    created_at=self.clock() - timedelta(minutes=age_minutes),
+                )
+                .returning(Notification.id)
+            ).scalar_one()
 
     def block(self, blocker: uuid.UUID, blocked: uuid.UUID) -> None:
         with session_scope() as session:
@@ -70,8 +92,10 @@ class Rows:
 
     def tokens(self, user_id: uuid.UUID) -> dict[str, bool]:
         with session_scope() as session:
-            return {t.token: t.active for t in session.scalars(
-                select(PushToken).where(PushToken.user_id == user_id))}
+            return {
+                t.token: t.active
+                for t in session.scalars(select(PushToken).where(PushToken.user_id == user_id))
+            }
 
     def notifications(self, user_id: uuid.UUID | None = None) -> list[Notification]:
         query = select(Notification).order_by(Notification.id)
@@ -82,5 +106,6 @@ class Rows:
 
     def deliveries(self) -> list[NotificationDelivery]:
         with session_scope() as session:
-            return list(session.scalars(
-                select(NotificationDelivery).order_by(NotificationDelivery.id)))
+            return list(
+                session.scalars(select(NotificationDelivery).order_by(NotificationDelivery.id))
+            )

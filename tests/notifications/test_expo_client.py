@@ -11,21 +11,20 @@ from fake_expo import FakeExpo, Fault
 from notify_support import push_settings
 
 from yoked_actors.notifications.digest import Content
-from yoked_actors.notifications.expo import (
-    ExpoPushClient,
-    LogPushProvider,
-    PushMessage,
-    RateLimiter,
-    load_push_settings,
-)
+from yoked_actors.notifications.expo import ExpoPushClient, RateLimiter
+from yoked_actors.notifications.push import LogPushProvider, PushMessage
+from yoked_actors.settings import load_push_settings
 
-CONTENT = Content(title="It's a match!", body="Say hi.", data={"url": "yoked://matches"},
-                  priority="high")
+CONTENT = Content(
+    title="It's a match!", body="Say hi.", data={"url": "yoked://matches"}, priority="high"
+)
 
 
 def messages(n: int, prefix: str = "tok") -> list[PushMessage]:
-    return [PushMessage(delivery_id=i, token=f"ExponentPushToken[{prefix}{i}]", content=CONTENT)
-            for i in range(n)]
+    return [
+        PushMessage(delivery_id=i, token=f"ExponentPushToken[{prefix}{i}]", content=CONTENT)
+        for i in range(n)
+    ]
 
 
 def test_messages_go_100_per_gzip_request_and_tickets_come_back_in_order(
@@ -45,15 +44,20 @@ def test_messages_go_100_per_gzip_request_and_tickets_come_back_in_order(
 
 def test_the_request_body_is_gzip_json_in_expo_format(fake_expo: FakeExpo) -> None:
     message = messages(1)[0].to_expo()
-    assert json.loads(gzip.decompress(gzip.compress(json.dumps([message]).encode()))) == [{
-        "to": "ExponentPushToken[tok0]", "title": "It's a match!", "body": "Say hi.",
-        "data": {"url": "yoked://matches"}, "priority": "high", "sound": "default",
-        "ttl": 86400,
-    }]
+    assert json.loads(gzip.decompress(gzip.compress(json.dumps([message]).encode()))) == [
+        {
+            "to": "ExponentPushToken[tok0]",
+            "title": "It's a match!",
+            "body": "Say hi.",
+            "data": {"url": "yoked://matches"},
+            "priority": "high",
+            "sound": "default",
+            "ttl": 86400,
+        }
+    ]
 
 
-def test_receipts_are_fetched_1000_ids_a_request(fake_expo: FakeExpo, expo: ExpoPushClient
-                                                 ) -> None:
+def test_receipts_are_fetched_1000_ids_a_request(fake_expo: FakeExpo, expo: ExpoPushClient) -> None:
     results = expo.send(messages(1200))
     fake_expo.unregistered_later.add("ExponentPushToken[tok3]")
     tickets = [r.ticket_id for r in results if r.ticket_id]
@@ -64,7 +68,9 @@ def test_receipts_are_fetched_1000_ids_a_request(fake_expo: FakeExpo, expo: Expo
     assert receipt_requests == [1000, 201]
     assert len(receipts) == 1200 and "never-issued" not in receipts
     assert (receipts[tickets[3]].status, receipts[tickets[3]].error) == (
-        "error", "DeviceNotRegistered")
+        "error",
+        "DeviceNotRegistered",
+    )
 
 
 def test_a_wrong_access_token_is_not_retried_and_the_messages_are_carried(
@@ -79,8 +85,9 @@ def test_a_wrong_access_token_is_not_retried_and_the_messages_are_carried(
     # Requests already in flight get the 401; those not yet started are not sent at all.
     assert "UNAUTHORIZED" in {r.error for r in results} <= {"UNAUTHORIZED", "not_started"}
     assert {r.status for r in fake_expo.send_requests()} == {401}  # none retried
-    assert len(fake_expo.send_requests()) == sum(1 for r in results[::100]
-                                                 if r.error == "UNAUTHORIZED")
+    assert len(fake_expo.send_requests()) == sum(
+        1 for r in results[::100] if r.error == "UNAUTHORIZED"
+    )
     assert fake_expo.accepted == []
 
 
@@ -116,9 +123,13 @@ def test_settings_default_to_logging_in_development_and_expo_in_production() -> 
     assert load_push_settings({}).provider == "log"
     production = load_push_settings({"YOKED_ENV": "production", "EXPO_ACCESS_TOKEN": "t"})
     assert (production.provider, production.base_url, production.rate_limit) == (
-        "expo", "https://exp.host", 600)
+        "expo",
+        "https://exp.host",
+        600,
+    )
     assert load_push_settings({"PUSH_PROVIDER": "log", "YOKED_ENV": "production"}).provider == (
-        "log")
+        "log"
+    )
 
 
 def test_the_log_provider_logs_ids_and_counts_never_tokens_or_text(

@@ -13,8 +13,8 @@ from fake_expo import FakeExpo
 from notify_support import ACCESS_TOKEN, Rows
 
 from yoked_actors.actors import ACTOR_MODULES
-from yoked_actors.actors import notifications as actors
 from yoked_actors.jobs import JOBS
+from yoked_actors.notifications.provider import push_provider
 
 
 @pytest.fixture
@@ -22,10 +22,11 @@ def expo_env(fake_expo: FakeExpo, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.setenv("PUSH_PROVIDER", "expo")
     monkeypatch.setenv("EXPO_PUSH_URL", fake_expo.url)
     monkeypatch.setenv("EXPO_ACCESS_TOKEN", ACCESS_TOKEN)
-    monkeypatch.setattr(actors, "_provider", None)
+    push_provider.cache_clear()
     yield
-    if actors._provider is not None:
-        actors._provider.close()
+    if push_provider.cache_info().currsize:
+        push_provider().close()
+    push_provider.cache_clear()
 
 
 def test_the_jobs_are_registered_on_the_notifications_queue() -> None:

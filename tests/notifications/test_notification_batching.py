@@ -13,7 +13,8 @@ from fake_expo import FakeExpo, Fault
 from notify_support import Clock, Rows, push_settings
 
 from yoked_actors.notifications.batching import BatchOptions, send_batches
-from yoked_actors.notifications.expo import ExpoPushClient, PushMessage, PushResult
+from yoked_actors.notifications.expo import ExpoPushClient
+from yoked_actors.notifications.push import PushMessage, PushResult
 
 
 def run(provider: Any, clock: Clock, **options: Any) -> dict[str, int]:
@@ -42,8 +43,10 @@ def test_a_users_pending_rows_become_one_push_per_device_with_a_deep_link(
     assert push["body"] == "A partner said yes · 3 messages from 2 partners"
     assert push["data"]["url"] == "yoked://matches/41"
     assert push["data"]["kinds"] == {"new_message": 3, "offer_accepted": 1}
-    assert all(r.gzipped and r.authorization == "Bearer test-access-token"
-               for r in fake_expo.send_requests())
+    assert all(
+        r.gzipped and r.authorization == "Bearer test-access-token"
+        for r in fake_expo.send_requests()
+    )
     stored = rows.notifications(alice)
     assert [n.id for n in stored] == ids
     assert {n.status for n in stored} == {"sent"} and all(n.sent_at == clock() for n in stored)
@@ -125,8 +128,9 @@ class CrashAfterSending:
     def __init__(self, inner: ExpoPushClient) -> None:
         self.inner = inner
 
-    def send(self, messages: Sequence[PushMessage], *, deadline: float | None = None
-             ) -> list[PushResult]:
+    def send(
+        self, messages: Sequence[PushMessage], *, deadline: float | None = None
+    ) -> list[PushResult]:
         self.inner.send(messages, deadline=deadline)
         raise KeyboardInterrupt("worker killed")
 
@@ -154,7 +158,10 @@ def test_a_crash_after_the_http_call_and_before_the_commit_does_not_resend(
     assert (delivery.state, delivery.error) == ("unknown", "stuck_sending")
     (stored,) = rows.notifications(user)
     assert (stored.id, stored.status, stored.status_reason) == (
-        notification, "dropped", "delivery_unknown")
+        notification,
+        "dropped",
+        "delivery_unknown",
+    )
 
 
 def test_device_not_registered_in_a_ticket_deactivates_the_token(
@@ -181,7 +188,7 @@ def test_device_not_registered_in_a_ticket_deactivates_the_token(
 def test_device_not_registered_in_a_receipt_deactivates_the_token(
     rows: Rows, clock: Clock, fake_expo: FakeExpo, expo: ExpoPushClient
 ) -> None:
-    from yoked_actors.notifications.batching import poll_receipts
+    from yoked_actors.notifications.receipts import poll_receipts
 
     user, other = rows.user(), rows.user()
     (token,) = rows.tokens(user)
@@ -195,8 +202,14 @@ def test_device_not_registered_in_a_receipt_deactivates_the_token(
     clock.advance(minutes=6)
     summary = poll_receipts(expo, clock=clock)
 
-    assert summary == {"checked": 2, "ok": 1, "errors": 1, "expired": 0, "not_ready": 0,
-                       "tokens_deactivated": 1}
+    assert summary == {
+        "checked": 2,
+        "ok": 1,
+        "errors": 1,
+        "expired": 0,
+        "not_ready": 0,
+        "tokens_deactivated": 1,
+    }
     assert rows.tokens(user) == {token: False}
     receipts = {d.user_id: (d.receipt_status, d.receipt_error) for d in rows.deliveries()}
     assert receipts == {user: ("error", "DeviceNotRegistered"), other: ("ok", None)}
@@ -282,7 +295,8 @@ def test_a_user_without_an_active_token_gets_nothing_and_rows_are_closed_with_a_
     assert summary["dropped"] == 2 and summary["pushes"] == 0
     assert fake_expo.requests == []
     assert {(n.status, n.status_reason) for n in rows.notifications(user)} == {
-        ("dropped", "no_active_token")}
+        ("dropped", "no_active_token")
+    }
     assert rows.deliveries() == []
 
 
@@ -304,11 +318,17 @@ def test_rows_that_no_longer_apply_are_dropped_with_their_reason(
     run(expo, clock)
 
     reasons = {n.id: (n.status, n.status_reason) for n in rows.notifications()}
-    assert sorted(reasons.values()) == sorted([
-        ("dropped", "user_inactive"), ("dropped", "user_inactive"),
-        ("dropped", "sender_blocked"), ("dropped", "sender_blocked"), ("dropped", "expired"),
-        ("sent", None), ("sent", None),
-    ])
+    assert sorted(reasons.values()) == sorted(
+        [
+            ("dropped", "user_inactive"),
+            ("dropped", "user_inactive"),
+            ("dropped", "sender_blocked"),
+            ("dropped", "sender_blocked"),
+            ("dropped", "expired"),
+            ("sent", None),
+            ("sent", None),
+        ]
+    )
     assert reasons[kept] == reasons[notice] == ("sent", None)  # a suspension notice still goes
     assert sorted(m["title"] for m in fake_expo.accepted) == ["Account notice", "It's a match!"]
 
@@ -354,7 +374,7 @@ def test_the_rate_limit_leaves_what_does_not_fit_for_the_next_run(
 def test_a_receipt_that_never_comes_is_asked_again_then_recorded_expired(
     rows: Rows, clock: Clock, fake_expo: FakeExpo, expo: ExpoPushClient
 ) -> None:
-    from yoked_actors.notifications.batching import poll_receipts
+    from yoked_actors.notifications.receipts import poll_receipts
 
     rows.notify(rows.user(), "daily_matches")
     run(expo, clock)

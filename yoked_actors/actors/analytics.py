@@ -3,7 +3,8 @@
 Scheduled shortly after midnight UTC. It computes the target day and recomputes the
 ``settle_days`` days before it (default 8), each day in its own transaction, so offers answered
 or expired after their day and D7 retention settle. Idempotent: a rerun rewrites nothing that did
-not change (analytics.store). Retried on transient faults; a day that fails rolls back alone.
+not change (:mod:`yoked_actors.analytics.store`). Retried on transient faults; a day that fails
+rolls back alone. docs/analytics.md defines every metric.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from yoked_actors.analytics.store import SETTLE_DAYS, aggregate_day, yesterday_utc
+from yoked_actors.analytics.daily import SETTLE_DAYS, aggregate_day, yesterday_utc
 from yoked_actors.db import session_scope
 from yoked_actors.jobs import job
 from yoked_actors.queues import Queue
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class AggregatePayload(BaseModel):
@@ -39,7 +40,7 @@ def aggregate_range(first: date, last: date) -> list[tuple[date, int, int]]:
     while day >= first:
         with session_scope() as session:
             metrics, changed = aggregate_day(session, day)
-        log.info("analytics day %s: %d metrics, %d rows changed", day, metrics, changed)
+        logger.info("analytics day %s: %d metrics, %d rows changed", day, metrics, changed)
         done.append((day, metrics, changed))
         day -= timedelta(days=1)
     return done

@@ -4,30 +4,16 @@
 hours in the user's timezone, daily cap) and sends it through the provider the settings choose
 (``PUSH_PROVIDER``: Expo, or a log-only provider in development). ``poll_receipts`` asks Expo
 for receipts of tickets older than 15 minutes. Both are idempotent and safe to run concurrently
-or twice: see :mod:`yoked_actors.notifications.batching` and docs/notifications.md.
+or twice: see :mod:`yoked_actors.notifications.batching`,
+:mod:`yoked_actors.notifications.receipts` and docs/notifications.md.
 """
 
 from __future__ import annotations
 
-import threading
-
 from yoked_actors.jobs import NoPayload, job
-from yoked_actors.notifications import batching
-from yoked_actors.notifications.expo import PushProvider, make_provider
+from yoked_actors.notifications import batching, receipts
+from yoked_actors.notifications.provider import push_provider
 from yoked_actors.queues import Queue
-
-_provider: PushProvider | None = None
-_provider_lock = threading.Lock()
-
-
-def provider() -> PushProvider:
-    """The process's push provider, built once from the environment (its HTTP pool is shared
-    by every job thread)."""
-    global _provider
-    with _provider_lock:
-        if _provider is None:
-            _provider = make_provider()
-        return _provider
 
 
 @job(
@@ -45,7 +31,7 @@ def provider() -> PushProvider:
 def send_batches(payload: NoPayload) -> dict[str, int]:
     """Claim, collapse and push pending notifications. Never sends one notification twice;
     what the rate limit or an outage leaves over stays pending for the next run."""
-    return batching.send_batches(provider())
+    return batching.send_batches(push_provider())
 
 
 @job(
@@ -59,4 +45,4 @@ def send_batches(payload: NoPayload) -> dict[str, int]:
 )
 def poll_receipts(payload: NoPayload) -> dict[str, int]:
     """Record receipts of tickets older than 15 minutes; deactivate DeviceNotRegistered tokens."""
-    return batching.poll_receipts(provider())
+    return receipts.poll_receipts(push_provider())

@@ -1,5 +1,6 @@
 """Daily product metrics: set-based queries over one UTC day, stored in `daily_metrics`.
 
-:mod:`.queries` holds the SQL (one statement per family of metrics); :mod:`.store` computes a day
-and upserts it. docs/analytics.md defines every metric.
+:mod:`.store` holds the SQL (one counting statement per family of metrics, the upsert, the
+read); :mod:`.metrics` derives the metrics from the counts (pure); :mod:`.daily` computes and
+stores one day. docs/analytics.md defines every metric.
 """

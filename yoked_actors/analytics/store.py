@@ -1,28 +1,30 @@
-"""Computing one UTC day's metrics and storing them in `daily_metrics`.
+"""Analytics' SQL: one UTC day's counts, and the `daily_metrics` rows of a day.
 
-:func:`compute_day` runs the few set-based statements of :mod:`.queries` and derives every metric
-from their counts; :func:`store_day` upserts them. Storing is idempotent: a row whose figures did
-not change is not rewritten (its ``computed_at`` stays), and a (metric, dimension) that no longer
-has data that day is deleted, so a rerun or an overlapping backfill leaves exactly what a single
-run would.
+Each counting statement reads one UTC day as the half-open range ``[start, end)``. Every filter
+is a range on an indexed column (``created_at``, ``sent_at``, ``day``...), never a cast such as
+``created_at::date``, so each statement reads the day's rows through an index instead of
+scanning the table. Each returns one row per dimension (``''`` is the total), whose columns are
+the counts :mod:`.metrics` derives the metrics from.
+
+Storing is idempotent: a row whose figures did not change is not rewritten (its ``computed_at``
+stays), and a (metric, dimension) that no longer has data that day is deleted, so a rerun or an
+overlapping backfill leaves exactly what a single run would.
+
+Functions take the caller's session and never begin, commit or roll back. docs/analytics.md
+defines every metric.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from yoked_actors.analytics.queries import STATEMENTS, Window
-
-#: The nightly run recomputes this many days before the target, so late rows (offers answered
-#: or expired after their day, moderation that finished late) and D7 retention settle.
-SETTLE_DAYS = 8
+from yoked_actors import sql
+from yoked_actors.analytics.metrics import Metric
 
 #: A day's statements may read millions of rows; the service-wide statement timeout is for OLTP.
 STATEMENT_TIMEOUT = "10min"
@@ -31,117 +33,102 @@ STATEMENT_TIMEOUT = "10min"
 #: pages are not all-visible yet. Only this job's one connection, once a night, uses it.
 WORK_MEM = "256MB"
 
+# DAU / WAU / MAU in one pass: each user's latest active day within the 30-day window.
+ACTIVITY = """
+SELECT '' AS dimension,
+       count(*) FILTER (WHERE last_day = :day) AS dau,
+       count(*) FILTER (WHERE last_day >= :wau_from) AS wau,
+       count(*) AS mau
+FROM (SELECT user_id, max(day) AS last_day
+      FROM user_activity_days
+      WHERE day >= :mau_from AND day <= :day
+      GROUP BY user_id) AS active
+"""
 
-@dataclass(frozen=True)
-class Metric:
-    """One row of `daily_metrics` for a given day. A rate has a NULL value when ``denominator``
-    is zero; a count has only ``value``."""
+# Signups of the day, and the D1 / D7 cohorts (signed up on day-1 / day-7) with how many of them
+# were active on the day. One range scan of users.created_at per cohort, one PK probe per member.
+SIGNUPS_RETENTION = """
+SELECT '' AS dimension,
+       count(*) FILTER (WHERE u.created_at >= :start) AS signups,
+       count(*) FILTER (WHERE u.created_at < :start AND u.created_at >= :d1_start) AS d1_cohort,
+       count(*) FILTER (WHERE u.created_at < :start AND u.created_at >= :d1_start
+                        AND a.user_id IS NOT NULL) AS d1_retained,
+       count(*) FILTER (WHERE u.created_at < :d7_end) AS d7_cohort,
+       count(*) FILTER (WHERE u.created_at < :d7_end AND a.user_id IS NOT NULL) AS d7_retained
+FROM users AS u
+LEFT JOIN user_activity_days AS a ON a.user_id = u.id AND a.day = :day
+WHERE (u.created_at >= :d1_start AND u.created_at < :end)
+   OR (u.created_at >= :d7_start AND u.created_at < :d7_end)
+"""
 
-    metric: str
-    dimension: str
-    value: float | None
-    numerator: int | None = None
-    denominator: int | None = None
+# Offers generated on the day and what became of them (a cohort: their later responses and
+# expiry count toward the day they were generated), in total and per timezone.
+OFFERS = """
+SELECT CASE WHEN grouping(timezone) = 1 THEN '' ELSE 'timezone=' || timezone END AS dimension,
+       count(*) AS generated,
+       count(*) FILTER (WHERE a_acc <> b_acc) AS accepted_one_side,
+       count(*) FILTER (WHERE a_acc AND b_acc) AS mutual,
+       count(*) FILTER (WHERE status = 'declined') AS declined,
+       count(*) FILTER (WHERE status = 'expired') AS expired
+FROM (SELECT timezone, status,
+             a_response IS NOT DISTINCT FROM 'accepted' AS a_acc,
+             b_response IS NOT DISTINCT FROM 'accepted' AS b_acc
+      FROM match_offers
+      WHERE created_at >= :start AND created_at < :end) AS o
+GROUP BY GROUPING SETS ((), (timezone))
+"""
 
+# Messages sent on the day, their moderation outcome, and conversations started: offers whose
+# first message ever was sent on the day.
+MESSAGES = """
+WITH day_messages AS (
+    SELECT match_offer_id, moderation_status
+    FROM messages
+    WHERE created_at >= :start AND created_at < :end
+), offers_with_messages AS (
+    SELECT DISTINCT match_offer_id FROM day_messages WHERE match_offer_id IS NOT NULL
+)
+SELECT '' AS dimension,
+       (SELECT count(*) FROM day_messages) AS sent,
+       (SELECT count(*) FROM day_messages WHERE moderation_status = 'flagged') AS flagged,
+       (SELECT count(*) FROM day_messages WHERE moderation_status = 'hidden') AS hidden,
+       (SELECT count(*) FROM offers_with_messages AS f
+        WHERE NOT EXISTS (SELECT 1 FROM messages AS e
+                          WHERE e.match_offer_id = f.match_offer_id
+                            AND e.created_at < :start)) AS conversations_started
+"""
 
-def count(metric: str, dimension: str, value: int) -> Metric:
-    return Metric(metric, dimension, float(value))
+# Notifications sent (sent_at) and dropped (dropped_at) on the day, in total and per kind.
+NOTIFICATIONS = """
+SELECT CASE WHEN grouping(kind) = 1 THEN '' ELSE 'kind=' || kind END AS dimension,
+       count(*) FILTER (WHERE sent_at >= :start AND sent_at < :end) AS sent,
+       count(*) FILTER (WHERE dropped_at >= :start AND dropped_at < :end) AS failed
+FROM notifications
+WHERE (sent_at >= :start AND sent_at < :end) OR (dropped_at >= :start AND dropped_at < :end)
+GROUP BY GROUPING SETS ((), (kind))
+"""
 
+# Users suspended and push tokens deactivated on the day (trigger-stamped, migration 0800).
+SAFETY_TOKENS = """
+SELECT '' AS dimension,
+       (SELECT count(*) FROM users
+        WHERE suspended_at >= :start AND suspended_at < :end) AS suspensions,
+       (SELECT count(*) FROM push_tokens
+        WHERE deactivated_at >= :start AND deactivated_at < :end) AS tokens_deactivated
+"""
 
-def rate(metric: str, dimension: str, numerator: int, denominator: int) -> Metric:
-    """``numerator / denominator``, or a NULL value (not an error) when the denominator is 0."""
-    value = numerator / denominator if denominator else None
-    return Metric(metric, dimension, value, numerator, denominator)
-
-
-def _activity(r: dict[str, Any]) -> list[Metric]:
-    d = r["dimension"]
-    return [count("dau", d, r["dau"]), count("wau", d, r["wau"]), count("mau", d, r["mau"])]
-
-
-def _signups_retention(r: dict[str, Any]) -> list[Metric]:
-    d = r["dimension"]
-    return [
-        count("signups", d, r["signups"]),
-        rate("retention_d1", d, r["d1_retained"], r["d1_cohort"]),
-        rate("retention_d7", d, r["d7_retained"], r["d7_cohort"]),
-    ]
-
-
-def _offers(r: dict[str, Any]) -> list[Metric]:
-    d = r["dimension"]
-    return [
-        count("offers_generated", d, r["generated"]),
-        count("offers_accepted_one_side", d, r["accepted_one_side"]),
-        count("offers_mutual", d, r["mutual"]),
-        count("offers_declined", d, r["declined"]),
-        count("offers_expired", d, r["expired"]),
-        rate("acceptance_rate", d, r["accepted_one_side"] + r["mutual"], r["generated"]),
-        rate("mutual_rate", d, r["mutual"], r["generated"]),
-    ]
-
-
-def _messages(r: dict[str, Any]) -> list[Metric]:
-    d = r["dimension"]
-    return [
-        count("messages_sent", d, r["sent"]),
-        count("messages_flagged", d, r["flagged"]),
-        count("messages_hidden", d, r["hidden"]),
-        count("conversations_started", d, r["conversations_started"]),
-        rate("flagged_rate", d, r["flagged"] + r["hidden"], r["sent"]),
-    ]
-
-
-def _notifications(r: dict[str, Any]) -> list[Metric]:
-    d = r["dimension"]
-    return [
-        count("notifications_sent", d, r["sent"]),
-        count("notifications_failed", d, r["failed"]),
-        rate("delivery_rate", d, r["sent"], r["sent"] + r["failed"]),
-    ]
-
-
-def _safety_tokens(r: dict[str, Any]) -> list[Metric]:
-    d = r["dimension"]
-    return [
-        count("suspensions", d, r["suspensions"]),
-        count("tokens_deactivated", d, r["tokens_deactivated"]),
-    ]
-
-
-_DERIVE: dict[str, Callable[[dict[str, Any]], list[Metric]]] = {
-    "activity": _activity,
-    "signups_retention": _signups_retention,
-    "offers": _offers,
-    "messages": _messages,
-    "notifications": _notifications,
-    "safety_tokens": _safety_tokens,
+#: Name -> SQL, in the order they run (the names appear in timings and docs).
+STATEMENTS: dict[str, str] = {
+    "activity": ACTIVITY,
+    "signups_retention": SIGNUPS_RETENTION,
+    "offers": OFFERS,
+    "messages": MESSAGES,
+    "notifications": NOTIFICATIONS,
+    "safety_tokens": SAFETY_TOKENS,
 }
 
-
-def compute_day(
-    session: Session, day: date, *, timings: dict[str, float] | None = None
-) -> list[Metric]:
-    """Every metric of the UTC day ``day``, read in one snapshot; writes nothing.
-
-    ``timings``, when given, receives each statement's wall time in seconds.
-    """
-    session.execute(text(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"))
-    session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
-    params = Window(day).params()
-    metrics: list[Metric] = []
-    for name, sql in STATEMENTS.items():
-        started = time.perf_counter()
-        rows = session.execute(text(sql), params).mappings().all()
-        if timings is not None:
-            timings[name] = time.perf_counter() - started
-        for row in rows:
-            metrics.extend(_DERIVE[name](dict(row)))
-    return metrics
-
-
-_UPSERT = text(
-    """
+_UPSERT = """
+WITH written AS (
     INSERT INTO daily_metrics AS m
         (metric_date, metric, dimension, value, numerator, denominator, computed_at)
     SELECT :day, metric, dimension, value, numerator, denominator, now()
@@ -154,20 +141,66 @@ _UPSERT = text(
         denominator = excluded.denominator, computed_at = excluded.computed_at
     WHERE (m.value, m.numerator, m.denominator)
           IS DISTINCT FROM (excluded.value, excluded.numerator, excluded.denominator)
-    """
+    RETURNING 1
 )
+SELECT count(*) AS n FROM written
+"""
 
-_DELETE_STALE = text(
-    """
+_DELETE_STALE = """
+WITH deleted AS (
     DELETE FROM daily_metrics
     WHERE metric_date = :day
       AND (metric, dimension) NOT IN (
           SELECT * FROM unnest(CAST(:metrics AS text[]), CAST(:dimensions AS text[])))
-    """
+    RETURNING 1
 )
+SELECT count(*) AS n FROM deleted
+"""
+
+_READ_DAY = """
+SELECT metric, dimension, value, numerator, denominator, computed_at
+FROM daily_metrics
+WHERE metric_date = :day AND (:dimensions OR dimension = '')
+ORDER BY metric, dimension
+"""
 
 
-def store_day(session: Session, day: date, metrics: list[Metric]) -> int:
+def _day_params(day: date) -> dict[str, Any]:
+    """The bind parameters of the counting statements for the UTC day ``day``."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return {
+        "day": day,
+        "start": start,
+        "end": start + timedelta(days=1),
+        "wau_from": day - timedelta(days=6),
+        "mau_from": day - timedelta(days=29),
+        "d1_start": start - timedelta(days=1),
+        "d7_start": start - timedelta(days=7),
+        "d7_end": start - timedelta(days=6),
+    }
+
+
+def day_counts(
+    session: Session, day: date, *, timings: dict[str, float] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Statement name -> its rows of counts for the UTC day ``day``, in one snapshot.
+
+    Raises this transaction's statement timeout and working memory first (``SET LOCAL``: they
+    end with it). ``timings``, when given, receives each statement's wall time in seconds.
+    """
+    sql.execute(session, f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
+    sql.execute(session, f"SET LOCAL work_mem = '{WORK_MEM}'")
+    params = _day_params(day)
+    counts: dict[str, list[dict[str, Any]]] = {}
+    for name, statement in STATEMENTS.items():
+        started = time.perf_counter()
+        counts[name] = [row._asdict() for row in sql.execute(session, statement, params)]
+        if timings is not None:
+            timings[name] = time.perf_counter() - started
+    return counts
+
+
+def store_day(session: Session, day: date, metrics: Sequence[Metric]) -> int:
     """Upsert ``metrics`` as the day's rows and delete the day's other rows.
 
     Returns how many rows were inserted, changed or deleted (0 on a rerun over unchanged data).
@@ -180,32 +213,13 @@ def store_day(session: Session, day: date, metrics: list[Metric]) -> int:
         "numerators": [m.numerator for m in metrics],
         "denominators": [m.denominator for m in metrics],
     }
-    written = session.execute(_UPSERT, columns)
-    deleted = session.execute(
-        _DELETE_STALE, {k: columns[k] for k in ("day", "metrics", "dimensions")}
-    )
-    return int(getattr(written, "rowcount", 0)) + int(getattr(deleted, "rowcount", 0))
-
-
-def aggregate_day(
-    session: Session, day: date, *, timings: dict[str, float] | None = None
-) -> tuple[int, int]:
-    """Compute and store one day in the caller's transaction: (metrics, rows changed)."""
-    metrics = compute_day(session, day, timings=timings)
-    return len(metrics), store_day(session, day, metrics)
-
-
-def yesterday_utc(now: datetime | None = None) -> date:
-    """The UTC date before ``now`` (default: the current time)."""
-    return ((now or datetime.now(UTC)).astimezone(UTC) - timedelta(days=1)).date()
+    written = sql.execute(session, _UPSERT, columns)[0].n
+    keys = {k: columns[k] for k in ("day", "metrics", "dimensions")}
+    deleted = sql.execute(session, _DELETE_STALE, keys)[0].n
+    return int(written) + int(deleted)
 
 
 def read_day(session: Session, day: date, *, dimensions: bool = True) -> list[dict[str, Any]]:
     """The stored rows of ``day``, by metric then dimension (totals only unless ``dimensions``)."""
-    sql = (
-        "SELECT metric, dimension, value, numerator, denominator, computed_at "
-        "FROM daily_metrics WHERE metric_date = :day"
-        + ("" if dimensions else " AND dimension = ''")
-        + " ORDER BY metric, dimension"
-    )
-    return [dict(r) for r in session.execute(text(sql), {"day": day}).mappings()]
+    rows = sql.execute(session, _READ_DAY, {"day": day, "dimensions": dimensions})
+    return [row._asdict() for row in rows]

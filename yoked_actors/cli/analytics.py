@@ -44,7 +44,7 @@ def backfill(first_raw: str, last_raw: str) -> None:
 
     Safe to rerun or to overlap with the nightly job: rows are upserted, unchanged ones untouched.
     """
-    from yoked_actors.analytics.store import aggregate_day
+    from yoked_actors.analytics.daily import aggregate_day
 
     first, last = parse_day(first_raw, "--from"), parse_day(last_raw, "--to")
     if first > last:
@@ -79,7 +79,8 @@ def _cell(value: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def show(day_raw: str | None, dimensions: bool, as_json: bool) -> None:
     """The stored metrics of one UTC day (value, numerator, denominator)."""
-    from yoked_actors.analytics.store import read_day, yesterday_utc
+    from yoked_actors.analytics.daily import yesterday_utc
+    from yoked_actors.analytics.store import read_day
 
     day = parse_day(day_raw, "--day") if day_raw else yesterday_utc()
     with _session() as session:

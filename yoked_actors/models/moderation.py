@@ -1,7 +1,8 @@
 """Moderation's own tables: one result per message, one strike per flagged message.
 
 ``moderation_results.message_id`` has no foreign key on purpose: a result outlives its message
-(audit), and a message deleted before it was judged is recorded as ``skipped``.
+(audit), and a message deleted before it was judged is recorded as ``skipped``. Written by
+:mod:`yoked_actors.moderation.store`; docs/moderation.md describes the policy.
 """
 
 from __future__ import annotations

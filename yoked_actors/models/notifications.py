@@ -15,7 +15,8 @@ digest's ``digest_id`` (also written on the notifications it collapses).
   run.
 - ``unknown``: sent, but the outcome was never learned.
 
-No title, body or token is stored here: ids, codes and times only.
+No title, body or token is stored here: ids, codes and times only. Written by
+:mod:`yoked_actors.notifications.store`; docs/notifications.md describes the flow.
 """
 
 from __future__ import annotations
@@ -39,10 +40,16 @@ class NotificationDelivery(Base):
             "state IN (" + ", ".join(f"'{s}'" for s in DELIVERY_STATES) + ")", name="state"
         ),
         Index("ix_notification_deliveries_user", "user_id", "created_at"),
-        Index("ix_notification_deliveries_sending", "created_at",
-              postgresql_where=text("state = 'sending'")),
-        Index("ix_notification_deliveries_awaiting_receipt", "sent_at",
-              postgresql_where=text("state = 'sent' AND receipt_status IS NULL")),
+        Index(
+            "ix_notification_deliveries_sending",
+            "created_at",
+            postgresql_where=text("state = 'sending'"),
+        ),
+        Index(
+            "ix_notification_deliveries_awaiting_receipt",
+            "sent_at",
+            postgresql_where=text("state = 'sent' AND receipt_status IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -65,4 +72,3 @@ class NotificationDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-

@@ -1,4 +1,4 @@
-"""The moderation engine: normalise, detect, classify, decide. Offline and deterministic.
+"""The moderation engine: normalize, detect, classify, decide. Offline and deterministic.
 
 ``moderate(text)`` returns a :class:`Verdict`: the decision, a score per category, the names of
 the detectors that fired (never the text they matched) and the engine version. With a remote
@@ -16,7 +16,7 @@ from typing import Any
 from yoked_actors.moderation import classifier, detectors
 from yoked_actors.moderation.decision import CATEGORIES, counted, decide
 from yoked_actors.moderation.lexicons import LEXICONS
-from yoked_actors.moderation.normalize import normalise
+from yoked_actors.moderation.normalize import normalize
 
 #: Bump when lexicons, detectors or the policy change: results record which engine judged them.
 RULES_VERSION = "2026.11.1"
@@ -69,7 +69,7 @@ class Verdict:
 
 def local_scores(text: str) -> tuple[dict[str, float], list[str]]:
     """Scores per category from the lexicons, detectors and classifier, and the signals."""
-    views = normalise(text)
+    views = normalize(text)
     scores = {name: 0.0 for name in CATEGORIES}
     for lexicon in LEXICONS:
         scores[lexicon.category] = lexicon.score(views.squeezed)

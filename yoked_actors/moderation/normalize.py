@@ -1,7 +1,7 @@
 # ruff: noqa: RUF001  (lookalike characters are this module's subject)
-"""Text normalisation: undo the tricks people use to slip words past a filter.
+"""Text normalization: undo the tricks people use to slip words past a filter.
 
-:func:`normalise` returns two views of one text, both lower-case:
+:func:`normalize` returns two views of one text, both lower-case:
 
 - ``plain``: Unicode NFKC (full-width and "fancy" letters become ASCII), invisible characters
   removed, combining marks removed, homoglyphs (Cyrillic and Greek lookalikes) mapped to Latin.
@@ -56,7 +56,7 @@ _SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
-class Normalised:
+class Normalized:
     """The two views of a text that the detectors read (see the module docstring)."""
 
     plain: str
@@ -89,13 +89,13 @@ def _join_spaced(match: re.Match[str]) -> str:
     return _SEPARATORS.sub("", match.group(0))
 
 
-def normalise(text: str) -> Normalised:
+def normalize(text: str) -> Normalized:
     """Both views of ``text``. Pure and fast (tens of microseconds for a chat line)."""
     plain = fold(text)
     words = _TOKEN.sub(_decode_leet, plain)
     words = _SPACED.sub(_join_spaced, words)
     words = _REPEATS.sub(r"\1\1", words)
-    return Normalised(plain=plain, words=words, squeezed=squeeze(words))
+    return Normalized(plain=plain, words=words, squeezed=squeeze(words))
 
 
 def squeeze(text: str) -> str:

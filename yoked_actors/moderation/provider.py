@@ -6,26 +6,26 @@ A provider answers ``moderate(text) -> {category: score} | None``; ``None`` mean
 it is bounded by ``MODERATION_PROVIDER_TIMEOUT_MS`` (default 300 ms: a chat line must be judged
 in well under a second). Failures are logged by kind only, never with the text.
 
-Environment:
-  MODERATION_PROVIDER_URL         unset = no provider (the default)
-  MODERATION_PROVIDER_TOKEN       sent as "Authorization: Bearer <token>" when set
-  MODERATION_PROVIDER_TIMEOUT_MS  total time allowed for one call (default 300)
+The variables are read with the rest of the configuration
+(:class:`yoked_actors.settings.ModerationProviderSettings`); :func:`configured_provider` is the
+process's provider, built once. See docs/moderation.md.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping
+from functools import cache
 from typing import Protocol
 
 import httpx
 
-from yoked_actors.errors import SettingsError
+from yoked_actors.settings import (
+    DEFAULT_MODERATION_TIMEOUT_MS,
+    ModerationProviderSettings,
+    get_settings,
+)
 
-log = logging.getLogger(__name__)
-
-DEFAULT_TIMEOUT_MS = 300
+logger = logging.getLogger(__name__)
 
 
 class Provider(Protocol):
@@ -37,7 +37,9 @@ class Provider(Protocol):
 class HttpProvider:
     """A JSON-over-HTTP moderation API, with a hard timeout and no retries (fallback instead)."""
 
-    def __init__(self, url: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, token: str | None = None):
+    def __init__(
+        self, url: str, *, timeout_ms: int = DEFAULT_MODERATION_TIMEOUT_MS, token: str | None = None
+    ):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url
         self._client = httpx.Client(timeout=timeout_ms / 1000, headers=headers)
@@ -51,7 +53,7 @@ class HttpProvider:
             return {str(name): min(max(float(score), 0.0), 1.0) for name, score in scores.items()}
         except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as error:
             # The error's type only: its text could quote the request.
-            log.warning(
+            logger.warning(
                 "moderation provider failed (%s); using the local verdict", type(error).__name__
             )
             return None
@@ -60,23 +62,16 @@ class HttpProvider:
         self._client.close()
 
 
-def provider_from_env(env: Mapping[str, str] | None = None) -> HttpProvider | None:
-    """The provider configured in the environment, or None (the default: offline only)."""
-    env = os.environ if env is None else env
-    url = env.get("MODERATION_PROVIDER_URL", "").strip()
-    if not url:
+def make_provider(settings: ModerationProviderSettings) -> HttpProvider | None:
+    """The provider ``settings`` describe, or None (no URL: offline only)."""
+    if settings.url is None:
         return None
-    if not url.startswith(("http://", "https://")):
-        raise SettingsError(
-            "MODERATION_PROVIDER_URL must be an http(s) URL; "
-            "example: MODERATION_PROVIDER_URL=https://moderation.example/v1/score"
-        )
-    raw_timeout = env.get("MODERATION_PROVIDER_TIMEOUT_MS", "").strip() or str(DEFAULT_TIMEOUT_MS)
-    if not raw_timeout.isdigit() or int(raw_timeout) <= 0:
-        raise SettingsError(
-            f"MODERATION_PROVIDER_TIMEOUT_MS={raw_timeout!r} is invalid (must be a positive "
-            "integer); example: MODERATION_PROVIDER_TIMEOUT_MS=300"
-        )
-    return HttpProvider(
-        url, timeout_ms=int(raw_timeout), token=env.get("MODERATION_PROVIDER_TOKEN") or None
-    )
+    return HttpProvider(settings.url, timeout_ms=settings.timeout_ms, token=settings.token)
+
+
+@cache
+def configured_provider() -> HttpProvider | None:
+    """The process's remote provider (None: offline), built once from :func:`get_settings`;
+    its HTTP pool is shared by every job thread. ``configured_provider.cache_clear()`` forgets it
+    (tests that change the settings)."""
+    return make_provider(get_settings().moderation_provider)

@@ -1,6 +1,6 @@
 """Deciding what a user's pending notifications become: dropped, deferred, or one digest push.
 
-Pure functions over plain values; :mod:`yoked_actors.notifications.batching` feeds them rows and
+Pure functions over plain values; :mod:`yoked_actors.notifications.claim` feeds them rows and
 writes their decisions. One user, one run: every row is dropped (with a reason), deferred (with a
 time and a reason) or folded into the user's single digest.
 
@@ -159,27 +159,46 @@ def _describe(kind: str, rows: Sequence[PendingNotification]) -> tuple[str, str,
     """(headline, summary, call to action, deep link) for the rows of one kind."""
     n = len(rows)
     if kind == "safety":
-        return ("Account notice", "An update about your account", "Tap to review.",
-                f"{DEEP_LINK}safety")
+        return (
+            "Account notice",
+            "An update about your account",
+            "Tap to review.",
+            f"{DEEP_LINK}safety",
+        )
     if kind == "offer_accepted":
         offer = _single_offer(rows)
-        return ("It's a match!", _plural(n, "A partner said yes", "{n} partners said yes"),
-                "Say hi and plan your first session.",
-                f"{DEEP_LINK}matches/{offer}" if offer else f"{DEEP_LINK}matches")
+        return (
+            "It's a match!",
+            _plural(n, "A partner said yes", "{n} partners said yes"),
+            "Say hi and plan your first session.",
+            f"{DEEP_LINK}matches/{offer}" if offer else f"{DEEP_LINK}matches",
+        )
     if kind == "new_message":
         partners = _partner_count(rows)
-        text = (_plural(n, "1 message", "{n} messages")
-                + _plural(partners, " from a partner", " from {n} partners"))
+        text = _plural(n, "1 message", "{n} messages") + _plural(
+            partners, " from a partner", " from {n} partners"
+        )
         offer = _single_offer(rows)
-        return (text, text, "Open Yoked to reply.",
-                f"{DEEP_LINK}chats/{offer}" if offer else f"{DEEP_LINK}chats")
+        return (
+            text,
+            text,
+            "Open Yoked to reply.",
+            f"{DEEP_LINK}chats/{offer}" if offer else f"{DEEP_LINK}chats",
+        )
     if kind == "daily_matches":
         matches = _match_count(rows)
-        return (_plural(matches, "Your new workout partner", "Your {n} new workout partners"),
-                _plural(matches, "1 new workout partner", "{n} new workout partners"),
-                "Today's picks are ready. Take a look!", f"{DEEP_LINK}matches/today")
-    return ("Something new on Yoked", _plural(n, "1 update", "{n} updates"),
-            "Open Yoked to see what's new.", f"{DEEP_LINK}notifications")
+        return (
+            _plural(matches, "Your new workout partner", "Your {n} new workout partners"),
+            _plural(matches, "1 new workout partner", "{n} new workout partners"),
+            "Today's picks are ready. Take a look!",
+            f"{DEEP_LINK}matches/today",
+        )
+    return (
+        "Something new on Yoked",
+        _plural(n, "1 update", "{n} updates"),
+        "Open Yoked to see what's new.",
+        f"{DEEP_LINK}notifications",
+    )
 
 
 def compose(rows: Sequence[PendingNotification]) -> tuple[str, Content]:
@@ -200,8 +219,9 @@ def compose(rows: Sequence[PendingNotification]) -> tuple[str, Content]:
         "url": url,
         "kinds": dict(Counter(r.kind for r in rows)),
     }
-    return top, Content(title=title, body=body, data=data,
-                        priority="high" if top in URGENT else "default")
+    return top, Content(
+        title=title, body=body, data=data, priority="high" if top in URGENT else "default"
+    )
 
 
 def plan_user(

@@ -1,6 +1,4 @@
-"""Delivering pushes: the Expo push API client, and a provider that only logs (development).
-
-The Expo client (``PUSH_PROVIDER=expo``, the default when ``YOKED_ENV=production``):
+"""The Expo push API client (``PUSH_PROVIDER=expo``, the default when ``YOKED_ENV=production``).
 
 - sends at most 100 messages a request (Expo's limit), gzip-compressed, several requests at once
   (``EXPO_CONCURRENCY``), paced by a token bucket at ``EXPO_RATE_LIMIT`` notifications a second
@@ -13,10 +11,12 @@ The Expo client (``PUSH_PROVIDER=expo``, the default when ``YOKED_ENV=production
 - never retries a request whose outcome is unknown (the response timed out or broke after the
   request was sent): Expo has no idempotency key, so a retry could push twice; those messages are
   reported ``unknown`` instead;
-- parses tickets in request order and receipts (up to 1,000 ids a request).
+- parses tickets in request order (:func:`.outcomes.ticket_result`) and receipts (up to 1,000
+  ids a request).
 
 Nothing here logs a token, a title or a body, nor Expo's error ``message`` (it quotes the
-token): only counts, delivery ids and Expo's error codes.
+token): only counts, delivery ids and Expo's error codes. Its settings are
+:class:`yoked_actors.settings.PushSettings`; docs/notifications.md describes the variables.
 """
 
 from __future__ import annotations
@@ -24,135 +24,31 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, Protocol
 
 import httpx
 
-from yoked_actors.notifications.digest import Content
-from yoked_actors.settings import _one_of, _positive_int, _read, _url
+from yoked_actors.notifications.outcomes import ticket_result
+from yoked_actors.notifications.push import PushMessage, PushResult, Receipt
+from yoked_actors.settings import PushSettings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SEND_PATH = "/--/api/v2/push/send"
 RECEIPTS_PATH = "/--/api/v2/push/getReceipts"
 #: Expo's limits per request.
 MESSAGES_PER_REQUEST = 100
 RECEIPTS_PER_REQUEST = 1_000
-#: A push is worthless a day later (the digest said "new").
-TTL_SECONDS = 24 * 3600
 #: Fast compression: JSON of pushes shrinks several-fold even at level 1, and level 9 (the
 #: default) costs the sending thread several times more CPU for a few percent.
 GZIP_LEVEL = 1
 #: Upper bound on a server-requested Retry-After, so one header cannot stall a run.
 MAX_RETRY_AFTER_S = 60.0
-
-Outcome = Literal["ok", "error", "carried", "unknown"]
-
-
-@dataclass(frozen=True)
-class PushSettings:
-    """Where and how fast pushes go. Build it with :func:`load_push_settings`."""
-
-    #: "expo" sends through the Expo push API; "log" only logs ids and counts.
-    provider: str
-    #: Base URL of the push service (the paths ``/--/api/v2/push/...`` are appended).
-    base_url: str
-    #: Expo access token (push security enabled in the Expo project), sent as a Bearer token.
-    access_token: str | None
-    #: Notifications per second for this process.
-    rate_limit: int
-    #: Requests in flight at once.
-    concurrency: int
-    timeout_ms: int
-    #: Attempts per request for retryable failures (429, 5xx, connection refused).
-    max_attempts: int
-    #: First retry delay; doubled on each attempt, with jitter.
-    backoff_ms: int
-
-
-def load_push_settings(env: Mapping[str, str] | None = None) -> PushSettings:
-    """Read the push settings from ``env`` (default: the process environment).
-
-    Raises:
-      SettingsError: a variable is set to a value that cannot be used.
-    """
-    env = os.environ if env is None else env
-    production = env.get("YOKED_ENV", "").strip().lower() == "production"
-    return PushSettings(
-        provider=_read(env, "PUSH_PROVIDER", _one_of("expo", "log"),
-                       "expo" if production else "log", "expo"),
-        base_url=_read(env, "EXPO_PUSH_URL", _url, "https://exp.host", "https://exp.host"),
-        access_token=env.get("EXPO_ACCESS_TOKEN") or None,
-        rate_limit=_read(env, "EXPO_RATE_LIMIT", _positive_int, 600, "600"),
-        concurrency=_read(env, "EXPO_CONCURRENCY", _positive_int, 6, "6"),
-        timeout_ms=_read(env, "EXPO_TIMEOUT_MS", _positive_int, 15_000, "15000"),
-        max_attempts=_read(env, "EXPO_MAX_ATTEMPTS", _positive_int, 4, "4"),
-        backoff_ms=_read(env, "EXPO_BACKOFF_MS", _positive_int, 500, "500"),
-    )
-
-
-@dataclass(frozen=True)
-class PushMessage:
-    """One push to one device; ``delivery_id`` is its ``notification_deliveries`` row."""
-
-    delivery_id: int
-    token: str
-    content: Content
-
-    def to_expo(self) -> dict[str, Any]:
-        return {
-            "to": self.token,
-            "title": self.content.title,
-            "body": self.content.body,
-            "data": self.content.data,
-            "priority": self.content.priority,
-            "sound": "default",
-            "ttl": TTL_SECONDS,
-        }
-
-
-@dataclass(frozen=True)
-class PushResult:
-    """What became of one message: ``ok`` (a ticket), ``error`` (Expo refused it, with its
-    code), ``carried`` (not sent: retries or the run's time ran out), ``unknown`` (sent, but
-    no answer)."""
-
-    outcome: Outcome
-    ticket_id: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """A ticket's receipt: ``ok`` or ``error`` with Expo's code (e.g. DeviceNotRegistered)."""
-
-    status: str
-    error: str | None = None
-
-
-class PushProvider(Protocol):
-    """Something that delivers pushes and reports receipts."""
-
-    def send(
-        self, messages: Sequence[PushMessage], *, deadline: float | None = None
-    ) -> list[PushResult]:
-        """One result per message, in order. ``deadline`` is a ``time.monotonic()`` value after
-        which nothing more is started (the rest is ``carried``)."""
-        ...
-
-    def get_receipts(self, ticket_ids: Sequence[str]) -> dict[str, Receipt]:
-        """Receipts of the tickets that have one; missing ids are not ready (or lost)."""
-        ...
-
-    def close(self) -> None: ...
 
 
 class RateLimiter:
@@ -242,8 +138,13 @@ def _error_code(response: httpx.Response) -> str:
 
 
 # Failures where the request never reached the server whole: safe to send again.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError,
-             httpx.WriteTimeout)
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+)
 
 
 class ExpoPushClient:
@@ -259,8 +160,11 @@ class ExpoPushClient:
         self.settings = settings
         self.limiter = limiter or RateLimiter(settings.rate_limit)
         self._sleep = sleep
-        headers = {"accept": "application/json", "content-type": "application/json",
-                   "content-encoding": "gzip"}
+        headers = {
+            "accept": "application/json",
+            "content-type": "application/json",
+            "content-encoding": "gzip",
+        }
         if settings.access_token:
             headers["authorization"] = f"Bearer {settings.access_token}"
         timeout = settings.timeout_ms / 1000
@@ -268,8 +172,10 @@ class ExpoPushClient:
             base_url=settings.base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=settings.concurrency * 2,
-                                max_keepalive_connections=settings.concurrency),
+            limits=httpx.Limits(
+                max_connections=settings.concurrency * 2,
+                max_keepalive_connections=settings.concurrency,
+            ),
         )
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="expo-push")
 
@@ -283,8 +189,10 @@ class ExpoPushClient:
         self, messages: Sequence[PushMessage], *, deadline: float | None = None
     ) -> list[PushResult]:
         """Send ``messages`` in requests of 100, concurrently; one result per message."""
-        batches = [list(messages[i:i + MESSAGES_PER_REQUEST])
-                   for i in range(0, len(messages), MESSAGES_PER_REQUEST)]
+        batches = [
+            list(messages[i : i + MESSAGES_PER_REQUEST])
+            for i in range(0, len(messages), MESSAGES_PER_REQUEST)
+        ]
         outage = threading.Event()  # once one batch gives up, the others do not start
         results = self._pool.map(lambda b: self._send_batch(b, deadline, outage), batches)
         return [result for batch in results for result in batch]
@@ -292,43 +200,31 @@ class ExpoPushClient:
     def _send_batch(
         self, batch: list[PushMessage], deadline: float | None, outage: threading.Event
     ) -> list[PushResult]:
-        def every(result: PushResult) -> list[PushResult]:
-            return [result] * len(batch)
-
+        """One request of up to 100 messages: paced, posted with retries, answered per message.
+        Sets ``outage`` when the service or our credentials fail, so no further batch starts."""
         if outage.is_set() or not self.limiter.acquire(len(batch), deadline):
-            return every(PushResult("carried", error="not_started"))
+            return [PushResult("carried", error="not_started")] * len(batch)
         body = gzip.compress(json.dumps([m.to_expo() for m in batch]).encode(), GZIP_LEVEL)
         try:
             response = self._post(SEND_PATH, body, deadline)
         except _Retryable as gave_up:
             outage.set()
-            log.warning("expo push: gave up on %d messages after %d attempts (%s)",
-                        len(batch), self.settings.max_attempts, gave_up.reason)
-            return every(PushResult("carried", error=gave_up.reason))
+            logger.warning(
+                "expo push: gave up on %d messages after %d attempts (%s)",
+                len(batch),
+                self.settings.max_attempts,
+                gave_up.reason,
+            )
+            return [PushResult("carried", error=gave_up.reason)] * len(batch)
         except httpx.TransportError as error:
-            log.error("expo push: no answer for deliveries %s..%s (%s); outcome unknown",
-                      batch[0].delivery_id, batch[-1].delivery_id, type(error).__name__)
-            return every(PushResult("unknown", error=type(error).__name__))
-        if response.status_code in (401, 403):
-            # Our credentials, not the messages: keep them for the run after the fix.
-            outage.set()
-            code = _error_code(response)
-            log.error("expo push: %s, check EXPO_ACCESS_TOKEN; %d messages carried",
-                      code, len(batch))
-            return every(PushResult("carried", error=code))
-        if response.status_code != 200:
-            code = _error_code(response)
-            log.error("expo push: request refused with %s (%d messages, not retried)",
-                      code, len(batch))
-            return every(PushResult("error", error=code))
-        try:
-            tickets = response.json()["data"]
-            if not isinstance(tickets, list) or len(tickets) != len(batch):
-                raise ValueError("ticket count does not match")
-        except (ValueError, KeyError, TypeError):
-            log.error("expo push: unreadable tickets for %d messages; outcome unknown", len(batch))
-            return every(PushResult("unknown", error="bad_response"))
-        return [_ticket_result(ticket) for ticket in tickets]
+            logger.error(
+                "expo push: no answer for deliveries %s..%s (%s); outcome unknown",
+                batch[0].delivery_id,
+                batch[-1].delivery_id,
+                type(error).__name__,
+            )
+            return [PushResult("unknown", error=type(error).__name__)] * len(batch)
+        return _answer(response, len(batch), outage)
 
     def _post(self, path: str, body: bytes, deadline: float | None) -> httpx.Response:
         """POST with retries on 429/5xx/connection failures. Raises _Retryable when attempts
@@ -352,7 +248,7 @@ class ExpoPushClient:
                 raise failure
             if failure.reason == "HTTP_429":
                 self.limiter.pause(delay)
-            log.warning("expo push: %s, retry %d in %.2fs", failure.reason, attempt, delay)
+            logger.warning("expo push: %s, retry %d in %.2fs", failure.reason, attempt, delay)
             self._sleep(delay)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -366,19 +262,24 @@ class ExpoPushClient:
     def get_receipts(self, ticket_ids: Sequence[str]) -> dict[str, Receipt]:
         """Receipts for ``ticket_ids``, 1,000 a request. A request that keeps failing leaves its
         ids out (they are asked for again on the next poll)."""
-        chunks = [list(ticket_ids[i:i + RECEIPTS_PER_REQUEST])
-                  for i in range(0, len(ticket_ids), RECEIPTS_PER_REQUEST)]
+        chunks = [
+            list(ticket_ids[i : i + RECEIPTS_PER_REQUEST])
+            for i in range(0, len(ticket_ids), RECEIPTS_PER_REQUEST)
+        ]
         receipts: dict[str, Receipt] = {}
         for chunk in chunks:
             body = gzip.compress(json.dumps({"ids": chunk}).encode(), GZIP_LEVEL)
             try:
                 response = self._post(RECEIPTS_PATH, body, None)
             except (_Retryable, httpx.TransportError) as error:
-                log.warning("expo receipts: %d ids not fetched (%s)", len(chunk),
-                            getattr(error, "reason", type(error).__name__))
+                logger.warning(
+                    "expo receipts: %d ids not fetched (%s)",
+                    len(chunk),
+                    getattr(error, "reason", type(error).__name__),
+                )
                 continue
             if response.status_code != 200:
-                log.error("expo receipts: request refused with %s", _error_code(response))
+                logger.error("expo receipts: request refused with %s", _error_code(response))
                 continue
             try:
                 data = response.json()["data"]
@@ -388,45 +289,27 @@ class ExpoPushClient:
                         error=(receipt.get("details") or {}).get("error"),
                     )
             except (ValueError, KeyError, TypeError, AttributeError):
-                log.error("expo receipts: unreadable response for %d ids", len(chunk))
+                logger.error("expo receipts: unreadable response for %d ids", len(chunk))
         return receipts
 
 
-def _ticket_result(ticket: Any) -> PushResult:
-    if not isinstance(ticket, dict):
-        return PushResult("unknown", error="bad_ticket")
-    if ticket.get("status") == "ok" and ticket.get("id"):
-        return PushResult("ok", ticket_id=str(ticket["id"]))
-    error = (ticket.get("details") or {}).get("error") or "UnknownError"
-    # Too many pushes to one device (Expo says slow down), or our push credentials for the
-    # app are wrong: not the message's fault, so the digest waits for the next run.
-    if error in ("MessageRateExceeded", "InvalidCredentials"):
-        return PushResult("carried", error=error)
-    return PushResult("error", error=str(error))
-
-
-class LogPushProvider:
-    """Development provider: logs delivery ids and counts, sends nothing, every push "ok"."""
-
-    def send(
-        self, messages: Sequence[PushMessage], *, deadline: float | None = None
-    ) -> list[PushResult]:
-        if messages:
-            ids = [m.delivery_id for m in messages]
-            log.info("push (log provider): %d pushes, deliveries %s", len(ids),
-                     ids if len(ids) <= 20 else f"{ids[:20]}...")
-        return [PushResult("ok", ticket_id=f"log-{m.delivery_id}") for m in messages]
-
-    def get_receipts(self, ticket_ids: Sequence[str]) -> dict[str, Receipt]:
-        return {ticket_id: Receipt("ok") for ticket_id in ticket_ids}
-
-    def close(self) -> None:
-        pass
-
-
-def make_provider(settings: PushSettings | None = None) -> PushProvider:
-    """The provider the settings choose."""
-    settings = settings or load_push_settings()
-    if settings.provider == "expo":
-        return ExpoPushClient(settings)
-    return LogPushProvider()
+def _answer(response: httpx.Response, count: int, outage: threading.Event) -> list[PushResult]:
+    """The results of the ``count`` messages of a request Expo answered with ``response``."""
+    if response.status_code in (401, 403):
+        # Our credentials, not the messages: keep them for the run after the fix.
+        outage.set()
+        code = _error_code(response)
+        logger.error("expo push: %s, check EXPO_ACCESS_TOKEN; %d messages carried", code, count)
+        return [PushResult("carried", error=code)] * count
+    if response.status_code != 200:
+        code = _error_code(response)
+        logger.error("expo push: request refused with %s (%d messages, not retried)", code, count)
+        return [PushResult("error", error=code)] * count
+    try:
+        tickets = response.json()["data"]
+        if not isinstance(tickets, list) or len(tickets) != count:
+            raise ValueError("ticket count does not match")
+    except (ValueError, KeyError, TypeError):
+        logger.error("expo push: unreadable tickets for %d messages; outcome unknown", count)
+        return [PushResult("unknown", error="bad_response")] * count
+    return [ticket_result(ticket) for ticket in tickets]

@@ -3,25 +3,15 @@
 ``users.quiet_hours_start`` / ``quiet_hours_end`` are local hours (0-23). A window whose start is
 after its end spans midnight (22 -> 8 is quiet from 22:00 tonight to 08:00 tomorrow); equal hours
 mean no quiet hours. Local times are resolved with :mod:`zoneinfo`, so DST changes and offsets
-such as +05:45 are handled; an unknown timezone name is read as UTC rather than failing the batch.
+such as +05:45 are handled; an unknown timezone name is read as UTC rather than failing the batch
+(:func:`yoked_actors.clock.zone_or_utc`). docs/notifications.md describes the rules.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-
-@lru_cache(maxsize=1024)
-def zone(name: str | None) -> tzinfo:
-    """The IANA zone ``name``, or UTC if it is empty or unknown."""
-    if not name:
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
+from yoked_actors.clock import zone_or_utc
 
 
 def _local_instant(day: date, hour: int, tz: tzinfo) -> datetime:
@@ -38,7 +28,7 @@ def quiet_until(now: datetime, timezone: str | None, start: int, end: int) -> da
     start, end = start % 24, end % 24
     if start == end:
         return None
-    tz = zone(timezone)
+    tz = zone_or_utc(timezone)
     local = now.astimezone(tz)
     hour = local.hour
     if start > end:  # spans midnight
@@ -59,10 +49,10 @@ def next_allowed(now: datetime, timezone: str | None, start: int, end: int) -> d
 
 def next_local_midnight(now: datetime, timezone: str | None) -> datetime:
     """The UTC instant the user's next local day begins."""
-    tz = zone(timezone)
+    tz = zone_or_utc(timezone)
     return _local_instant(now.astimezone(tz).date() + timedelta(days=1), 0, tz)
 
 
 def local_day(instant: datetime, timezone: str | None) -> date:
     """The user's local date at ``instant``."""
-    return instant.astimezone(zone(timezone)).date()
+    return instant.astimezone(zone_or_utc(timezone)).date()
