@@ -3,9 +3,17 @@
 A :class:`PermanentError` means "running this again cannot help" (bad payload, a row that does not
 exist): the job is not retried but dead-lettered with the reason. Anything else raised by a job is
 treated as transient and retried with a short capped backoff.
+
+Also here, because unrelated modules (run history, outbox relay, scheduler) need them:
+:func:`describe_error`, the one way an error is turned into text fit to store, and
+:data:`BROKER_ERRORS`, what a failed publish to RabbitMQ raises.
 """
 
 from __future__ import annotations
+
+from dramatiq.errors import BrokerError
+from pika.exceptions import AMQPError
+from sqlalchemy.exc import StatementError
 
 
 class YokedError(Exception):
@@ -14,6 +22,15 @@ class YokedError(Exception):
 
 class SettingsError(YokedError):
     """A setting is missing or malformed; the message names the variable and a valid example."""
+
+
+class UnboundJobError(YokedError):
+    """A declared job was sent before any broker was installed in this process.
+
+    Declaring a job only records it; ``yoked_actors.broker.setup_broker()`` (or ``use_broker``)
+    binds every declared job to the broker. Processes do that at start (the worker entrypoint,
+    the CLI commands that send, the test fixtures).
+    """
 
 
 class PermanentError(YokedError):
@@ -30,3 +47,26 @@ class UnknownActorError(PermanentError):
 
 class NotFoundError(PermanentError):
     """A row the job needs does not exist (anymore)."""
+
+
+#: Longest error reason stored (run history, outbox rows).
+ERROR_MESSAGE_CHARS = 300
+
+#: What publishing to RabbitMQ raises when the broker is unreachable or refuses the message.
+BROKER_ERRORS = (BrokerError, AMQPError, ConnectionError, OSError)
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """(type, short reason) of an exception, fit to store: one line, truncated.
+
+    SQLAlchemy errors quote the statement and its parameters (which may hold personal data):
+    only the driver's first line is kept.
+    """
+    kind = type(error).__name__
+    if isinstance(error, StatementError) and error.orig is not None:
+        kind = f"{kind}({type(error.orig).__name__})"
+        reason = str(error.orig)
+    else:
+        reason = str(error)
+    reason = (reason.strip().splitlines() or [""])[0]
+    return kind, reason[:ERROR_MESSAGE_CHARS]
