@@ -12,7 +12,9 @@ Three kinds of failure, read from the exception:
 - **Anything else** (a bug): retried with the job's own ``max_retries`` / ``min_backoff`` /
   ``max_backoff`` (few, slower), then dead-lettered: ``dead`` in the run history.
 
-Each of these can be set per job: ``@job(..., transient_max_retries=40)``.
+Each of these can be set per job: ``@job(..., transient_max_retries=40)``. The defaults of the
+job's own schedule (:data:`DEFAULT_MAX_RETRIES` and the backoff bounds) live here too: ``@job``
+and the broker's middleware stack both read them from this module. See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from sqlalchemy import exc as sa_exc
 
 from yoked_actors.errors import PermanentError
+
+#: Defaults of a job's own retry schedule: a transient fault (database restart, broker blip) is
+#: over in seconds to minutes; Dramatiq's own default (20 tries over about a month) hides broken
+#: jobs instead.
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_MIN_BACKOFF_MS = 1_000
+DEFAULT_MAX_BACKOFF_MS = 60_000
 
 TRANSIENT_MAX_RETRIES = 20
 TRANSIENT_MIN_BACKOFF_MS = 250
@@ -138,4 +147,10 @@ class RetryPolicy(Retries):
         broker.enqueue(message, delay=delay)
 
 
-__all__ = ["RetryPolicy", "is_transient"]
+__all__ = [
+    "DEFAULT_MAX_BACKOFF_MS",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MIN_BACKOFF_MS",
+    "RetryPolicy",
+    "is_transient",
+]
