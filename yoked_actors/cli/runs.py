@@ -8,9 +8,16 @@ from typing import Any
 
 import click
 
-from yoked_actors.cli.common import BadInput, print_json, reported_errors
+from yoked_actors.cli.common import (
+    BadInput,
+    checked_settings,
+    connect_broker,
+    database_session,
+    print_json,
+    print_table,
+)
+from yoked_actors.clock import utc_now
 from yoked_actors.middleware.run_history import STATUS_RANK
-from yoked_actors.settings import get_settings
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -20,7 +27,7 @@ def parse_since(raw: str | None, *, now: datetime | None = None) -> datetime | N
     """``30m``, ``2h``, ``7d``, ``1w`` (ago) or an ISO 8601 time (UTC unless it says)."""
     if raw is None:
         return None
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     match = _RELATIVE.match(raw.strip())
     if match:
         return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
@@ -33,14 +40,6 @@ def parse_since(raw: str | None, *, now: datetime | None = None) -> datetime | N
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _session() -> Any:
-    from yoked_actors.db import session_scope
-
-    with reported_errors():
-        get_settings().require_database_url()
-    return session_scope()
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
@@ -50,11 +49,7 @@ def _cell(value: Any) -> str:
 
 
 def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    cells = [[_cell(row[c]) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for row in cells:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    print_table([c.upper() for c in columns], ([_cell(row[c]) for c in columns] for row in rows))
 
 
 status_choice = click.Choice(sorted(STATUS_RANK))
@@ -85,7 +80,7 @@ def runs(
     from yoked_actors.runs import list_runs, run_as_dict
 
     when = parse_since(since)
-    with _session() as session:
+    with database_session() as session:
         rows = [
             run_as_dict(r)
             for r in list_runs(session, actor=actor, status=status, since=when, limit=limit)
@@ -114,7 +109,7 @@ def show(message_id: str, as_json: bool) -> None:
     """One run (by message id, or a unique prefix of it): attempts, timings and error."""
     from yoked_actors.runs import get_run, run_as_dict
 
-    with _session() as session:
+    with database_session() as session:
         run = get_run(session, message_id)
         if run is None:
             raise BadInput(f"no run has the message id {message_id!r}, or several start with it")
@@ -152,8 +147,6 @@ def replay(
     Each replay is a new message whose run names the original in replay_of. Exit status 1 if
     any run could not be replayed (the reason is printed).
     """
-    from yoked_actors.actors import load_actors
-    from yoked_actors.broker import setup_broker
     from yoked_actors.runs import Replayed, get_run, replay_run, replayable_runs
 
     if message_id and (status or actor or since):
@@ -161,11 +154,8 @@ def replay(
     if not message_id and not (status or actor or since):
         raise BadInput("give a MESSAGE_ID, or at least one of --status, --actor, --since")
     when = parse_since(since)
-    with reported_errors():
-        get_settings().require_rabbitmq_url()
-    setup_broker(get_settings())
-    load_actors()
-    with _session() as session:
+    connect_broker(checked_settings(rabbitmq=True))
+    with database_session() as session:
         if message_id:
             run = get_run(session, message_id)
             if run is None:
@@ -206,7 +196,7 @@ def stats(since: str, actor: str | None, as_json: bool) -> None:
 
     when = parse_since(since)
     assert when is not None
-    with _session() as session:
+    with database_session() as session:
         rows = run_stats(session, since=when, actor=actor)
     if as_json:
         print_json(rows)
