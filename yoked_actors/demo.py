@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, insert, select
 
+from yoked_actors.clock import Clock, utc_now
 from yoked_actors.db import session_scope
 from yoked_actors.models.contract import (
     GOALS,
@@ -42,10 +43,10 @@ CHAT_LINES = (
 )
 
 
-def seed_demo(users_per_city: int = USERS_PER_CITY, seed: int = 42) -> str:
+def seed_demo(users_per_city: int = USERS_PER_CITY, seed: int = 42, clock: Clock = utc_now) -> str:
     """Insert the demo population unless users exist; returns a one-line summary."""
     rng = random.Random(seed)
-    now = datetime.now(UTC)
+    now = clock()
     with session_scope() as session:
         if session.scalar(select(func.count()).select_from(User)):
             return "skipped (users exist)"
