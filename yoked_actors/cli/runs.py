@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from yoked_actors.cli.common import (
     BadInput,
@@ -147,7 +148,7 @@ def replay(
     Each replay is a new message whose run names the original in replay_of. Exit status 1 if
     any run could not be replayed (the reason is printed).
     """
-    from yoked_actors.runs import Replayed, get_run, replay_run, replayable_runs
+    from yoked_actors.runs import Replayed, replay_run
 
     if message_id and (status or actor or since):
         raise BadInput("give either a MESSAGE_ID or filters (--status/--actor/--since), not both")
@@ -156,34 +157,49 @@ def replay(
     when = parse_since(since)
     connect_broker(checked_settings(rabbitmq=True))
     with database_session() as session:
-        if message_id:
-            run = get_run(session, message_id)
-            if run is None:
-                raise BadInput(
-                    f"no run has the message id {message_id!r}, or several start with it"
-                )
-            selected = [run]
-        else:
-            selected = replayable_runs(session, status=status, actor=actor, since=when, limit=limit)
+        selected = _runs_to_replay(session, message_id, status, actor, when, limit)
         if dry_run:
             results = [Replayed(r.message_id) for r in selected]
         else:
             results = [replay_run(r) for r in selected]
+    _print_replays(results, as_json)
+    if any(r.error for r in results):
+        raise SystemExit(1)
+
+
+def _runs_to_replay(
+    session: Session,
+    message_id: str | None,
+    status: str | None,
+    actor: str | None,
+    since: datetime | None,
+    limit: int,
+) -> list[Any]:
+    """The run MESSAGE_ID (BadInput if none or several match), or the runs matching filters."""
+    from yoked_actors.runs import get_run, replayable_runs
+
+    if not message_id:
+        return replayable_runs(session, status=status, actor=actor, since=since, limit=limit)
+    run = get_run(session, message_id)
+    if run is None:
+        raise BadInput(f"no run has the message id {message_id!r}, or several start with it")
+    return [run]
+
+
+def _print_replays(results: list[Any], as_json: bool) -> None:
     rows = [vars(r) for r in results]
     if as_json:
         print_json(rows)
-    else:
-        for row in rows:
-            outcome = row["new_message_id"] or (
-                f"not replayed: {row['error']}" if row["error"] else "would replay"
-            )
-            click.echo(f"{row['original']}  {outcome}")
-        click.echo(
-            f"{sum(1 for r in results if r.new_message_id)} replayed, "
-            f"{sum(1 for r in results if r.error)} not replayable"
+        return
+    for row in rows:
+        outcome = row["new_message_id"] or (
+            f"not replayed: {row['error']}" if row["error"] else "would replay"
         )
-    if any(r.error for r in results):
-        raise SystemExit(1)
+        click.echo(f"{row['original']}  {outcome}")
+    click.echo(
+        f"{sum(1 for r in results if r.new_message_id)} replayed, "
+        f"{sum(1 for r in results if r.error)} not replayable"
+    )
 
 
 @runs.command()

@@ -97,6 +97,26 @@ class RetryPolicy(Retries):
     def _option(self, message: Any, actor: Any, name: str, default: Any) -> Any:
         return message.options.get(name, actor.options.get(name, default))
 
+    def _schedule(self, message: Any, actor: Any, exception: BaseException) -> tuple[int, int, int]:
+        """(retry limit, backoff factor, backoff cap) for this failure: transient or not."""
+        if is_transient(exception):
+            return (
+                self._option(
+                    message, actor, "transient_max_retries", self.transient["transient_max_retries"]
+                ),
+                self._option(
+                    message, actor, "transient_min_backoff", self.transient["transient_min_backoff"]
+                ),
+                self._option(
+                    message, actor, "transient_max_backoff", self.transient["transient_max_backoff"]
+                ),
+            )
+        return (
+            self._option(message, actor, "max_retries", self.max_retries),
+            self._option(message, actor, "min_backoff", self.min_backoff),
+            self._option(message, actor, "max_backoff", self.max_backoff),
+        )
+
     def after_process_message(
         self,
         broker: Broker,
@@ -120,20 +140,7 @@ class RetryPolicy(Retries):
         message.options.pop("traceback", None)
         message.options["requeue_timestamp"] = int(time.time() * 1000)
 
-        if is_transient(exception):
-            limit = self._option(
-                message, actor, "transient_max_retries", self.transient["transient_max_retries"]
-            )
-            factor = self._option(
-                message, actor, "transient_min_backoff", self.transient["transient_min_backoff"]
-            )
-            cap = self._option(
-                message, actor, "transient_max_backoff", self.transient["transient_max_backoff"]
-            )
-        else:
-            limit = self._option(message, actor, "max_retries", self.max_retries)
-            factor = self._option(message, actor, "min_backoff", self.min_backoff)
-            cap = self._option(message, actor, "max_backoff", self.max_backoff)
+        limit, factor, cap = self._schedule(message, actor, exception)
         if retries >= limit:
             self.logger.warning(
                 "Retries exceeded for message %r (%s).",
