@@ -189,3 +189,50 @@ def test_cli_send_with_an_idempotency_key_runs_once(
     JOBS["system.ping"].actor.broker.join(JOBS["system.ping"].queue, timeout=10_000)
     worker.join()
     assert len(pings("keyed")) == 1
+
+
+DECLARE_ONLY = """
+import logging, sys
+import dramatiq.broker
+from yoked_actors.actors import load_actors
+from yoked_actors.errors import UnboundJobError
+from yoked_actors.jobs import JOBS
+
+load_actors()
+assert dramatiq.broker.global_broker is None, "declaring jobs built a broker"
+assert "yoked_actors.broker" not in sys.modules, "declaring jobs imported the broker module"
+assert logging.getLogRecordFactory() is logging.LogRecord, "declaring jobs changed logging"
+assert not logging.getLogger("dramatiq.worker.WorkerThread").filters
+try:
+    JOBS["system.ping"].send({"note": "unbound"})
+except UnboundJobError as error:
+    print(error)
+else:
+    raise AssertionError("an unbound job was sent")
+"""
+
+
+def test_declaring_jobs_builds_no_broker_and_an_unbound_send_says_what_to_do() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", DECLARE_ONLY], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "system.ping: the job is not bound to a broker" in result.stdout
+    assert "setup_broker()" in result.stdout
+
+
+def test_an_unbound_job_runs_synchronously() -> None:
+    from pydantic import BaseModel
+
+    from yoked_actors.errors import UnboundJobError
+    from yoked_actors.jobs import Job
+
+    class Numbers(BaseModel):
+        a: int
+        b: int
+
+    declared = Job(name="test.add", queue="default", payload=Numbers, fn=lambda p: p.a + p.b)
+    assert not declared.bound
+    assert declared.run({"a": 1, "b": 2}) == 3
+    with pytest.raises(UnboundJobError):
+        declared.send({"a": 1, "b": 2})

@@ -1,13 +1,26 @@
-"""The one place that builds the broker and its middleware.
+"""The one place that builds the broker, its middleware, and binds the declared jobs to it.
 
-``setup_broker()`` builds it from the settings and makes it Dramatiq's global broker: RabbitMQ
-when ``RABBITMQ_URL`` is set, an in-process stub otherwise (only ``yoked dev`` and unit tests run
-without RabbitMQ). Actors declared before or after are bound to it.
+``setup_broker()`` builds the broker from the settings and installs it (``use_broker``):
+RabbitMQ when ``RABBITMQ_URL`` is set, an in-process stub otherwise (only ``yoked dev`` and unit
+tests run without RabbitMQ). Installing a broker
+
+- makes it Dramatiq's global broker,
+- binds every declared job (``yoked_actors.jobs.JOBS``) to it: the job's Dramatiq actor is built
+  on the first binding and moved to the new broker on later ones; a job declared afterwards is
+  bound as it is declared,
+- sets up the job log policy (``yoked_actors.logs.install_job_log_policy``): no job argument in
+  any log record.
+
+Nothing else binds jobs or builds a broker: importing the actor modules declares jobs only.
+Processes call ``setup_broker`` where they start: the worker entrypoint, the CLI commands that
+send (``yoked_actors.cli.common.connect_broker``), ``yoked dev``; tests call ``use_broker``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
@@ -23,13 +36,21 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
-from yoked_actors.jobs import DEFAULT_MAX_BACKOFF_MS, DEFAULT_MAX_RETRIES, DEFAULT_MIN_BACKOFF_MS
+from yoked_actors.jobs import JOBS, Job, bind_new_jobs_with
+from yoked_actors.logs import install_job_log_policy, quiet_actor_logger
 from yoked_actors.middleware.database import DatabaseLifecycle
 from yoked_actors.middleware.idempotency import Idempotency
-from yoked_actors.middleware.retry_policy import RetryPolicy
+from yoked_actors.middleware.retry_policy import (
+    DEFAULT_MAX_BACKOFF_MS,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MIN_BACKOFF_MS,
+    RetryPolicy,
+)
 from yoked_actors.middleware.run_history import RunHistory
 from yoked_actors.middleware.scheduled_fires import ScheduledFires
 from yoked_actors.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
 
 #: AMQP connection defaults, unless the URL sets them. A heartbeat lets both sides notice a dead
 #: peer within a minute; the blocked-connection timeout turns a send stuck behind a RabbitMQ
@@ -111,17 +132,46 @@ def build_broker(settings: Settings | None = None, *, metrics: bool = False) -> 
     return StubBroker(middleware=middleware)
 
 
-def use_broker(broker: Broker) -> Broker:
-    """Make ``broker`` the global broker and re-declare every known job's actor on it."""
-    from yoked_actors.jobs import JOBS
+def _actor_function(declared: Job[Any]) -> Any:
+    """The function the job's actor runs, named after the job (Dramatiq and Sentry show it)."""
 
-    dramatiq.set_broker(broker)
-    for declared in JOBS.values():
+    def receive(*args: Any, **kwargs: Any) -> Any:
+        return declared.receive(*args, **kwargs)
+
+    receive.__name__ = receive.__qualname__ = declared.name.replace(".", "_")
+    receive.__module__ = declared.fn.__module__
+    return receive
+
+
+def bind_job(declared: Job[Any], broker: Broker) -> None:
+    """Give ``declared`` an actor on ``broker``: built (and its options checked against the
+    broker's middleware) on the first binding, moved to ``broker`` on later ones."""
+    if declared.bound:
         declared.actor.broker = broker
         broker.declare_actor(declared.actor)
+        return
+    actor = dramatiq.actor(
+        broker=broker,
+        actor_name=declared.name,
+        queue_name=declared.queue,
+        **declared.options,
+    )(_actor_function(declared))
+    quiet_actor_logger(actor.logger)
+    declared.bind(actor)
+
+
+def use_broker(broker: Broker) -> Broker:
+    """Install ``broker``: Dramatiq's global broker, every declared job (and every job declared
+    from now on) bound to it, the job log policy set up."""
+    install_job_log_policy()
+    dramatiq.set_broker(broker)
+    for declared in JOBS.values():
+        bind_job(declared, broker)
+    bind_new_jobs_with(lambda declared: bind_job(declared, broker))
+    logger.debug("%d jobs bound to %s", len(JOBS), type(broker).__name__)
     return broker
 
 
 def setup_broker(settings: Settings | None = None, *, metrics: bool = False) -> Broker:
-    """Build the broker from the settings and install it as the global one."""
+    """Build the broker from the settings and install it (:func:`use_broker`)."""
     return use_broker(build_broker(settings, metrics=metrics))

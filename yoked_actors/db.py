@@ -2,8 +2,12 @@
 
 Every job opens its session with :func:`session_scope`: committed when the block ends normally,
 rolled back when it raises. The engine sets ``statement_timeout`` on every connection, because a
-Dramatiq time limit cannot interrupt a thread blocked in a socket read (see DESIGN.md): a query
-that hangs must fail on the server's side instead.
+Dramatiq time limit interrupts Python code only: a thread blocked in a socket read (a query that
+hangs, ``pg_sleep``) is not interrupted, so the job would only fail after the query returned.
+A query that hangs must fail on the server's side instead (docs/reliability.md).
+
+The process's engine and session factory are one :class:`Database`, obtained with
+:func:`get_database` (built on first use; ``get_database.cache_clear()`` forgets it, for tests).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
 from sqlalchemy import Engine, MetaData, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -33,11 +38,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-_lock = threading.Lock()
-_engine: Engine | None = None
-_sessionmaker: sessionmaker[Session] | None = None
-
-
 def make_engine(url: str, *, statement_timeout_ms: int, pool_size: int = 10) -> Engine:
     """An engine whose connections cannot run a statement longer than ``statement_timeout_ms``."""
     return create_engine(
@@ -53,28 +53,63 @@ def make_engine(url: str, *, statement_timeout_ms: int, pool_size: int = 10) -> 
     )
 
 
+class Database:
+    """A process's engine and session factory; built from the settings on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    def configure(self, settings: Settings | None = None, *, url: str | None = None) -> Engine:
+        """(Re)build the engine for ``url`` (default: the settings' DATABASE_URL)."""
+        settings = settings or get_settings()
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+            self._engine = make_engine(
+                url or settings.require_database_url(),
+                statement_timeout_ms=settings.statement_timeout_ms,
+                pool_size=settings.db_pool_size,
+            )
+            self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+            return self._engine
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self.configure()
+        assert self._engine is not None
+        return self._engine
+
+    def session(self) -> Session:
+        """A new session on the engine."""
+        if self._sessions is None:
+            self.configure()
+        assert self._sessions is not None
+        return self._sessions()
+
+    def dispose(self) -> None:
+        """Close every pooled connection; the next use opens fresh ones."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+
+
+@lru_cache(maxsize=1)
+def get_database() -> Database:
+    """The process's database (engine and session factory)."""
+    return Database()
+
+
 def configure(settings: Settings | None = None, *, url: str | None = None) -> Engine:
     """(Re)build the process's engine. Called at worker boot; tests call it with their own URL."""
-    global _engine, _sessionmaker
-    settings = settings or get_settings()
-    with _lock:
-        if _engine is not None:
-            _engine.dispose()
-        _engine = make_engine(
-            url or settings.require_database_url(),
-            statement_timeout_ms=settings.statement_timeout_ms,
-            pool_size=settings.db_pool_size,
-        )
-        _sessionmaker = sessionmaker(_engine, expire_on_commit=False)
-        return _engine
+    return get_database().configure(settings, url=url)
 
 
 def get_engine() -> Engine:
     """The process's engine, built from the settings on first use."""
-    if _engine is None:
-        configure()
-    assert _engine is not None
-    return _engine
+    return get_database().engine
 
 
 def dispose() -> None:
@@ -82,9 +117,7 @@ def dispose() -> None:
 
     The engine stays configured: its next use opens fresh connections.
     """
-    with _lock:
-        if _engine is not None:
-            _engine.dispose()
+    get_database().dispose()
 
 
 @contextmanager
@@ -94,9 +127,7 @@ def session_scope() -> Iterator[Session]:
     Everything a job writes inside one scope lands together or not at all, which is what makes
     "mark as done + effects" atomic for idempotent jobs.
     """
-    get_engine()
-    assert _sessionmaker is not None
-    session = _sessionmaker()
+    session = get_database().session()
     try:
         yield session
         session.commit()

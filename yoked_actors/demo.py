@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from yoked_actors.db import session_scope
+from yoked_actors.clock import Clock, utc_now
+from yoked_actors.db import Base, session_scope
 from yoked_actors.models.contract import (
     GOALS,
     Block,
@@ -42,74 +44,79 @@ CHAT_LINES = (
 )
 
 
-def seed_demo(users_per_city: int = USERS_PER_CITY, seed: int = 42) -> str:
+def seed_demo(users_per_city: int = USERS_PER_CITY, seed: int = 42, clock: Clock = utc_now) -> str:
     """Insert the demo population unless users exist; returns a one-line summary."""
     rng = random.Random(seed)
-    now = datetime.now(UTC)
+    now = clock()
     with session_scope() as session:
         if session.scalar(select(func.count()).select_from(User)):
             return "skipped (users exist)"
-        users = []
-        for tz, lat, lon in CITIES:
-            for _ in range(users_per_city):
-                gender = rng.choice(("woman", "man", "nonbinary"))
-                users.append(
-                    {
-                        "id": uuid.UUID(int=rng.getrandbits(128)),
-                        "timezone": tz,
-                        "birthdate": date(rng.randint(1970, 2005), rng.randint(1, 12), 1),
-                        "gender": gender,
-                        "seeking_genders": rng.choice(([], [], [gender], ["woman", "man"])),
-                        "age_min": 18,
-                        "age_max": rng.choice((35, 45, 99)),
-                        "max_distance_km": rng.choice((5.0, 10.0, 25.0)),
-                        "lat": lat + rng.gauss(0, 0.05),
-                        "lon": lon + rng.gauss(0, 0.05),
-                        "gym_id": rng.randint(1, 8),
-                        "level": rng.randint(1, 5),
-                        "goals": rng.sample(GOALS, rng.randint(1, 3)),
-                        "availability": rng.getrandbits(28),
-                        "last_active_at": now - timedelta(hours=rng.randint(1, 24 * 10)),
-                    }
-                )
+        users = demo_users(rng, users_per_city, now)
         session.execute(insert(User), users)
-        ids = [u["id"] for u in users]
-        session.execute(
-            insert(UserActivityDay),
-            [
-                {"user_id": uid, "day": (now - timedelta(days=d)).date()}
-                for uid in ids
-                for d in range(rng.randint(0, 3))
-            ]
-            or [{"user_id": ids[0], "day": now.date()}],
-        )
-        session.execute(
-            insert(Block),
-            [{"blocker_id": ids[i], "blocked_id": ids[i + 1]} for i in range(0, len(ids) - 1, 17)],
-        )
-        session.execute(
-            insert(Message),
-            [
-                {
-                    "sender_id": ids[i],
-                    "recipient_id": ids[i + 1],
-                    "content": CHAT_LINES[i % len(CHAT_LINES)],
-                }
-                for i in range(0, 20)
-            ],
-        )
-        session.execute(
-            insert(Notification),
-            [
-                {"user_id": ids[i], "kind": "new_message", "payload": {"from": str(ids[i + 1])}}
-                for i in range(0, 20)
-            ],
-        )
-        session.execute(
-            insert(PushToken),
-            [
-                {"user_id": uid, "token": f"ExponentPushToken[demo-{n}]", "platform": "ios"}
-                for n, uid in enumerate(ids[::2])
-            ],
-        )
+        for table, rows in demo_rows(rng, [u["id"] for u in users], now):
+            session.execute(insert(table), rows)
     return f"{len(users)} users in {len(CITIES)} timezones, 20 messages, 20 notifications"
+
+
+def demo_users(rng: random.Random, users_per_city: int, now: datetime) -> list[dict[str, Any]]:
+    """``users_per_city`` users around each of :data:`CITIES`, drawn from ``rng``."""
+    users = []
+    for tz, lat, lon in CITIES:
+        for _ in range(users_per_city):
+            gender = rng.choice(("woman", "man", "nonbinary"))
+            users.append(
+                {
+                    "id": uuid.UUID(int=rng.getrandbits(128)),
+                    "timezone": tz,
+                    "birthdate": date(rng.randint(1970, 2005), rng.randint(1, 12), 1),
+                    "gender": gender,
+                    "seeking_genders": rng.choice(([], [], [gender], ["woman", "man"])),
+                    "age_min": 18,
+                    "age_max": rng.choice((35, 45, 99)),
+                    "max_distance_km": rng.choice((5.0, 10.0, 25.0)),
+                    "lat": lat + rng.gauss(0, 0.05),
+                    "lon": lon + rng.gauss(0, 0.05),
+                    "gym_id": rng.randint(1, 8),
+                    "level": rng.randint(1, 5),
+                    "goals": rng.sample(GOALS, rng.randint(1, 3)),
+                    "availability": rng.getrandbits(28),
+                    "last_active_at": now - timedelta(hours=rng.randint(1, 24 * 10)),
+                }
+            )
+    return users
+
+
+def demo_rows(
+    rng: random.Random, ids: list[uuid.UUID], now: datetime
+) -> list[tuple[type[Base], list[dict[str, Any]]]]:
+    """The rows around the users ``ids``, table by table: activity days, blocks, chat messages,
+    pending notifications, push tokens."""
+    activity = [
+        {"user_id": uid, "day": (now - timedelta(days=d)).date()}
+        for uid in ids
+        for d in range(rng.randint(0, 3))
+    ] or [{"user_id": ids[0], "day": now.date()}]
+    blocks = [{"blocker_id": ids[i], "blocked_id": ids[i + 1]} for i in range(0, len(ids) - 1, 17)]
+    messages = [
+        {
+            "sender_id": ids[i],
+            "recipient_id": ids[i + 1],
+            "content": CHAT_LINES[i % len(CHAT_LINES)],
+        }
+        for i in range(0, 20)
+    ]
+    notifications = [
+        {"user_id": ids[i], "kind": "new_message", "payload": {"from": str(ids[i + 1])}}
+        for i in range(0, 20)
+    ]
+    tokens = [
+        {"user_id": uid, "token": f"ExponentPushToken[demo-{n}]", "platform": "ios"}
+        for n, uid in enumerate(ids[::2])
+    ]
+    return [
+        (UserActivityDay, activity),
+        (Block, blocks),
+        (Message, messages),
+        (Notification, notifications),
+        (PushToken, tokens),
+    ]

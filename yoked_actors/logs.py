@@ -1,7 +1,15 @@
-"""Logging: JSON lines in production, readable text in a terminal.
+"""Logging: JSON lines in production, readable text in a terminal; job arguments never logged.
 
 Log records name ids (message id, user id, actor), never message text or tokens: that rule is
-kept by the call sites, and the moderation tests check it.
+kept by the call sites, and the privacy tests check it. Two functions set logging up, both called
+where a process starts, never as an import side effect:
+
+- :func:`configure_logging`: handler, format and level of the root logger (long-running
+  processes: the worker entrypoint, the outbox relay);
+- :func:`install_job_log_policy`: what every process that runs or sends jobs needs (called when
+  jobs are bound to a broker, ``yoked_actors.broker.use_broker``): Dramatiq messages appear in
+  log records as ``actor[id]`` without their arguments, and Dramatiq's warning about jobs that
+  return a value is dropped. :func:`quiet_actor_logger` keeps an actor's logger at INFO.
 """
 
 from __future__ import annotations
@@ -79,6 +87,35 @@ def redact_message_arguments() -> None:
     current = logging.getLogRecordFactory()
     if not getattr(current, "redacts_messages", False):
         logging.setLogRecordFactory(_redacting_factory(current))
+
+
+class _KeepSummaries(logging.Filter):
+    """Jobs return small summaries on purpose (the run history records them), not results for a
+    Dramatiq result backend; Dramatiq warns about each one, which is noise here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned a value that is not None" not in str(record.msg)
+
+
+#: The logger of Dramatiq's worker threads, which warns about returned values.
+_WORKER_THREAD_LOGGER = "dramatiq.worker.WorkerThread"
+
+
+def install_job_log_policy() -> None:
+    """Never log job arguments; drop the returned-value warning. Idempotent."""
+    redact_message_arguments()
+    worker_logger = logging.getLogger(_WORKER_THREAD_LOGGER)
+    if not any(isinstance(f, _KeepSummaries) for f in worker_logger.filters):
+        worker_logger.addFilter(_KeepSummaries())
+
+
+def quiet_actor_logger(actor_logger: logging.Logger) -> None:
+    """Keep an actor's logger at INFO or above, whatever LOG_LEVEL says.
+
+    Dramatiq's actor logs "Received args=... kwargs=..." at DEBUG: payloads hold chat text and
+    ids, so that logger never goes below INFO.
+    """
+    actor_logger.setLevel(logging.INFO)
 
 
 def configure_logging(settings: Settings) -> None:

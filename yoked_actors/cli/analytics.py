@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from yoked_actors.cli.common import BadInput, print_json, reported_errors
-from yoked_actors.settings import get_settings
+from yoked_actors.cli.common import BadInput, database_session, print_json, print_table
 
 #: A backfill longer than this is more likely a typo in a year than a wish.
 MAX_BACKFILL_DAYS = 3_660
@@ -21,14 +20,6 @@ def parse_day(raw: str, option: str) -> date:
         return date.fromisoformat(raw.strip())
     except ValueError:
         raise BadInput(f"{option} {raw!r} is not a date; example: 2026-03-01") from None
-
-
-def _session() -> Any:
-    from yoked_actors.db import session_scope
-
-    with reported_errors():
-        get_settings().require_database_url()
-    return session_scope()
 
 
 @click.group()
@@ -55,7 +46,7 @@ def backfill(first_raw: str, last_raw: str) -> None:
     day, started = first, time.perf_counter()
     for index in range(1, total + 1):
         day_started = time.perf_counter()
-        with _session() as session:
+        with database_session() as session:
             metrics, changed = aggregate_day(session, day)
         click.echo(
             f"[{index}/{total}] {day}  {metrics} metrics, {changed} rows changed, "
@@ -83,7 +74,7 @@ def show(day_raw: str | None, dimensions: bool, as_json: bool) -> None:
     from yoked_actors.analytics.store import read_day
 
     day = parse_day(day_raw, "--day") if day_raw else yesterday_utc()
-    with _session() as session:
+    with database_session() as session:
         rows = read_day(session, day, dimensions=dimensions)
     if as_json:
         print_json({"day": day.isoformat(), "metrics": rows})
@@ -95,8 +86,5 @@ def show(day_raw: str | None, dimensions: bool, as_json: bool) -> None:
         return
     columns = ["metric", "dimension", "value", "numerator", "denominator"]
     cells = [[_cell(r[c]) if c != "dimension" else r[c] or "-" for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     click.echo(f"{day} (UTC)")
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for row in cells:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    print_table([c.upper() for c in columns], cells)

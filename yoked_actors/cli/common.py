@@ -1,15 +1,26 @@
-"""What every command shares: bad-input errors, JSON arguments, settings errors."""
+"""What every command shares: bad-input errors, JSON arguments, the settings, database and
+broker prologues, and the one table printer.
+
+A command never builds a broker or a session by hand: :func:`checked_settings` turns a missing or
+malformed setting into a one-line error (exit status 2), :func:`database_session` opens the
+unit of work on ``DATABASE_URL``, :func:`connect_broker` declares every job and binds them to the
+broker built from the settings (the commands that send or run jobs), and :func:`print_table`
+prints rows in aligned columns.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import click
+from dramatiq import Broker
+from sqlalchemy.orm import Session
 
 from yoked_actors.errors import PermanentError, SettingsError
+from yoked_actors.settings import Settings, get_settings
 
 
 class BadInput(click.ClickException):
@@ -40,3 +51,70 @@ def reported_errors() -> Iterator[None]:
 
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
+
+
+def checked_settings(*, database: bool = False, rabbitmq: bool = False) -> Settings:
+    """The process's settings, with ``DATABASE_URL`` / ``RABBITMQ_URL`` required as asked.
+
+    A missing or malformed setting is a one-line error naming the variable (exit status 2).
+    """
+    with reported_errors():
+        settings = get_settings()
+        if database:
+            settings.require_database_url()
+        if rabbitmq:
+            settings.require_rabbitmq_url()
+    return settings
+
+
+def database_session() -> AbstractContextManager[Session]:
+    """A unit of work on ``DATABASE_URL`` (``db.session_scope``); BadInput if it is not set."""
+    from yoked_actors.db import session_scope
+
+    checked_settings(database=True)
+    return session_scope()
+
+
+def connect_broker(settings: Settings | None = None) -> Broker:
+    """Declare every job and bind them to the broker built from the settings.
+
+    RabbitMQ when ``RABBITMQ_URL`` is set, the in-process stub otherwise (``yoked run``).
+    """
+    from yoked_actors.actors import load_actors
+    from yoked_actors.broker import setup_broker
+
+    load_actors()
+    return setup_broker(settings or get_settings())
+
+
+def declare_jobs_offline() -> None:
+    """Declare every job and bind them to an in-memory broker: what commands that only read
+    the jobs' declarations (schedules, options) need, without connecting to anything."""
+    from dramatiq.brokers.stub import StubBroker
+
+    from yoked_actors.actors import load_actors
+    from yoked_actors.broker import middleware_stack, use_broker
+    from yoked_actors.settings import load_settings
+
+    load_actors()
+    use_broker(StubBroker(middleware=middleware_stack(load_settings({}))))
+
+
+def table_lines(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """``header`` and ``rows`` as lines of left-aligned columns two spaces apart, each line
+    stripped of trailing spaces."""
+    table = [list(header), *(list(row) for row in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in table
+    ]
+
+
+def print_table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    echo: Callable[[str], Any] = click.echo,
+) -> None:
+    """Print :func:`table_lines` of ``header`` and ``rows``."""
+    for line in table_lines(header, rows):
+        echo(line)

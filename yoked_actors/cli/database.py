@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from yoked_actors.cli.common import reported_errors
-from yoked_actors.settings import get_settings
+from yoked_actors.cli.common import checked_settings
 
 
 @click.group()
@@ -19,7 +18,6 @@ def upgrade(revision: str) -> None:
     """Apply the migrations to DATABASE_URL (idempotent: safe to run at every deploy)."""
     from yoked_actors import migrate
 
-    with reported_errors():
-        url = get_settings().require_database_url()
+    url = checked_settings(database=True).require_database_url()
     migrate.upgrade(url, revision)
     click.echo(f"database at {revision}")

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from yoked_actors.cli.common import reported_errors
+from yoked_actors.cli.common import print_table, reported_errors
 from yoked_actors.settings import get_settings
 
 
@@ -22,9 +22,12 @@ def dev(once: bool, seed: bool, threads: int) -> None:
     Without DATABASE_URL an embedded PostgreSQL is started (data in ./.yoked/); without
     RABBITMQ_URL an in-process broker is used.
     """
-    from yoked_actors.dev import run_dev
+    from yoked_actors.dev import SUMMARY_HEADER, run_dev, summary_rows
 
     with reported_errors():
         settings = get_settings()
-        status = run_dev(settings, once=once, seed=seed, threads=threads, echo=click.echo)
-    sys.exit(status)
+        result = run_dev(settings, once=once, seed=seed, threads=threads, echo=click.echo)
+    if once:
+        click.echo("")
+        print_table(SUMMARY_HEADER, summary_rows(result.outcomes))
+    sys.exit(result.status)

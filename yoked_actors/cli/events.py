@@ -6,8 +6,12 @@ from pathlib import Path
 
 import click
 
-from yoked_actors.cli.common import parse_json_object, reported_errors
-from yoked_actors.settings import get_settings
+from yoked_actors.cli.common import (
+    checked_settings,
+    connect_broker,
+    parse_json_object,
+    reported_errors,
+)
 
 
 @click.command()
@@ -20,16 +24,12 @@ def emit(event: str, payload: str) -> None:
     unknown event or invalid JSON exits with status 2, names the field, and enqueues nothing.
     """
     data = parse_json_object(payload)
+    from yoked_actors import events
+
     with reported_errors():
-        from yoked_actors import events
-
         events.validate(event, data)  # before connecting: bad input needs no broker
-        get_settings().require_rabbitmq_url()
-        from yoked_actors.actors import load_actors
-        from yoked_actors.broker import setup_broker
-
-        setup_broker(get_settings())
-        load_actors()
+    connect_broker(checked_settings(rabbitmq=True))
+    with reported_errors():
         message = events.emit(event, data)
     click.echo(message.message_id)
 

@@ -6,18 +6,20 @@ from typing import Any
 
 import click
 
-from yoked_actors.cli.common import parse_json_object, print_json, reported_errors
-from yoked_actors.jobs import Job
-from yoked_actors.settings import get_settings
+from yoked_actors.cli.common import (
+    checked_settings,
+    connect_broker,
+    parse_json_object,
+    print_json,
+    reported_errors,
+)
+from yoked_actors.jobs import Job, get_job
+from yoked_actors.settings import Settings
 
 
-def _load_job(actor: str) -> Job[Any]:
-    from yoked_actors.actors import load_actors
-    from yoked_actors.broker import setup_broker
-    from yoked_actors.jobs import get_job
-
-    setup_broker(get_settings())
-    load_actors()
+def _bound_job(actor: str, settings: Settings) -> Job[Any]:
+    """The job ``actor``, bound to the broker of ``settings`` (UnknownActorError if none)."""
+    connect_broker(settings)
     return get_job(actor)
 
 
@@ -35,9 +37,9 @@ def send(actor: str, payload: str, delay: int | None, idempotency_key: str | Non
     exits with status 2 and enqueues nothing.
     """
     data = parse_json_object(payload)
+    settings = checked_settings(rabbitmq=True)
     with reported_errors():
-        get_settings().require_rabbitmq_url()
-        job = _load_job(actor)
+        job = _bound_job(actor, settings)
         job.validate(data)
         message = job.send(data, delay=delay, idempotency_key=idempotency_key)
     click.echo(message.message_id)
@@ -54,8 +56,8 @@ def run(actor: str, payload: str) -> None:
     Nothing goes through RabbitMQ; the job's own database work happens as in a worker.
     """
     data = parse_json_object(payload)
+    settings = checked_settings(database=True)
     with reported_errors():
-        get_settings().require_database_url()
-        job = _load_job(actor)
+        job = _bound_job(actor, settings)
         result = job.run(job.validate(data))
     print_json(result)

@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from yoked_actors.cli.common import print_json, reported_errors
-from yoked_actors.settings import get_settings
+from yoked_actors.cli.common import checked_settings, connect_broker, database_session, print_json
 
 
 @click.group()
@@ -32,29 +31,36 @@ def relay(batch_size: int, poll_interval: float, once: bool) -> None:
     Runs until SIGTERM / SIGINT. Several relays may run at once: rows are claimed with
     FOR UPDATE SKIP LOCKED, so none is published twice.
     """
-    from yoked_actors.actors import load_actors
-    from yoked_actors.broker import setup_broker
     from yoked_actors.logs import configure_logging
-    from yoked_actors.runs.outbox import Relay, relay_once
 
-    with reported_errors():
-        settings = get_settings()
-        settings.require_database_url()
-        settings.require_rabbitmq_url()
+    settings = checked_settings(database=True, rabbitmq=True)
     configure_logging(settings)
-    setup_broker(settings)
-    load_actors()
+    connect_broker(settings)
     if once:
-        total = 0
-        while True:
-            result = relay_once(batch_size)
-            total += result.sent
-            if result.broker_error or result.claimed < batch_size:
-                break
-        click.echo(f"{total} sent")
-        if result.broker_error:
-            raise click.ClickException(f"broker unavailable: {result.broker_error}")
-        return
+        _relay_pending(batch_size)
+    else:
+        _relay_until_stopped(batch_size, poll_interval)
+
+
+def _relay_pending(batch_size: int) -> None:
+    """Publish batches until fewer than a batch are pending or the broker fails."""
+    from yoked_actors.runs.outbox import relay_once
+
+    total = 0
+    while True:
+        result = relay_once(batch_size)
+        total += result.sent
+        if result.broker_error or result.claimed < batch_size:
+            break
+    click.echo(f"{total} sent")
+    if result.broker_error:
+        raise click.ClickException(f"broker unavailable: {result.broker_error}")
+
+
+def _relay_until_stopped(batch_size: int, poll_interval: float) -> None:
+    """Run the relay until SIGTERM / SIGINT, then print its totals."""
+    from yoked_actors.runs.outbox import Relay
+
     runner = Relay(batch_size=batch_size, poll_interval_s=poll_interval)
 
     def stop(*_: Any) -> None:
@@ -70,12 +76,9 @@ def relay(batch_size: int, poll_interval: float, once: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
     """Pending, sent and failed rows, and the age of the oldest pending one."""
-    from yoked_actors.db import session_scope
     from yoked_actors.runs.store import outbox_status
 
-    with reported_errors():
-        get_settings().require_database_url()
-    with session_scope() as session:
+    with database_session() as session:
         summary = outbox_status(session)
     if as_json:
         print_json(summary)

@@ -6,8 +6,7 @@ import sys
 
 import click
 
-from yoked_actors.cli.common import reported_errors
-from yoked_actors.settings import get_settings
+from yoked_actors.cli.common import checked_settings
 
 ENTRYPOINT = "yoked_actors.entrypoint"
 
@@ -32,10 +31,7 @@ def worker(
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
-    with reported_errors():
-        settings = get_settings()
-        settings.require_database_url()
-        settings.require_rabbitmq_url()
+    settings = checked_settings(database=True, rabbitmq=True)
     argv = [
         ENTRYPOINT,
         "--processes",
@@ -76,11 +72,8 @@ def scheduler(verbose: int, interval: float, metrics_port: int) -> None:
     import signal
     import threading
 
-    with reported_errors():
-        settings = get_settings()
-        settings.require_database_url()
-        settings.require_rabbitmq_url()
-    import yoked_actors.entrypoint  # noqa: F401  (logging, Sentry, broker, every actor)
+    checked_settings(database=True, rabbitmq=True)
+    import yoked_actors.entrypoint  # noqa: F401  (logging, Sentry, every actor, the broker)
     from yoked_actors.scheduling.scheduler import Scheduler
 
     if verbose:

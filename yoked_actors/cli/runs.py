@@ -7,10 +7,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
-from yoked_actors.cli.common import BadInput, print_json, reported_errors
+from yoked_actors.cli.common import (
+    BadInput,
+    checked_settings,
+    connect_broker,
+    database_session,
+    print_json,
+    print_table,
+)
+from yoked_actors.clock import utc_now
 from yoked_actors.runs.events import STATUS_RANK
-from yoked_actors.settings import get_settings
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -20,7 +28,7 @@ def parse_since(raw: str | None, *, now: datetime | None = None) -> datetime | N
     """``30m``, ``2h``, ``7d``, ``1w`` (ago) or an ISO 8601 time (UTC unless it says)."""
     if raw is None:
         return None
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     match = _RELATIVE.match(raw.strip())
     if match:
         return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
@@ -33,14 +41,6 @@ def parse_since(raw: str | None, *, now: datetime | None = None) -> datetime | N
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _session() -> Any:
-    from yoked_actors.db import session_scope
-
-    with reported_errors():
-        get_settings().require_database_url()
-    return session_scope()
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
@@ -50,11 +50,7 @@ def _cell(value: Any) -> str:
 
 
 def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    cells = [[_cell(row[c]) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for row in cells:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    print_table([c.upper() for c in columns], ([_cell(row[c]) for c in columns] for row in rows))
 
 
 status_choice = click.Choice(sorted(STATUS_RANK))
@@ -86,7 +82,7 @@ def runs(
     from yoked_actors.runs.store import list_runs
 
     when = parse_since(since)
-    with _session() as session:
+    with database_session() as session:
         rows = [
             run_as_dict(r)
             for r in list_runs(session, actor=actor, status=status, since=when, limit=limit)
@@ -116,7 +112,7 @@ def show(message_id: str, as_json: bool) -> None:
     from yoked_actors.runs.history import run_as_dict
     from yoked_actors.runs.store import get_run
 
-    with _session() as session:
+    with database_session() as session:
         run = get_run(session, message_id)
         if run is None:
             raise BadInput(f"no run has the message id {message_id!r}, or several start with it")
@@ -154,49 +150,58 @@ def replay(
     Each replay is a new message whose run names the original in replay_of. Exit status 1 if
     any run could not be replayed (the reason is printed).
     """
-    from yoked_actors.actors import load_actors
-    from yoked_actors.broker import setup_broker
     from yoked_actors.runs.history import Replayed, replay_run
-    from yoked_actors.runs.store import get_run, replayable_runs
 
     if message_id and (status or actor or since):
         raise BadInput("give either a MESSAGE_ID or filters (--status/--actor/--since), not both")
     if not message_id and not (status or actor or since):
         raise BadInput("give a MESSAGE_ID, or at least one of --status, --actor, --since")
     when = parse_since(since)
-    with reported_errors():
-        get_settings().require_rabbitmq_url()
-    setup_broker(get_settings())
-    load_actors()
-    with _session() as session:
-        if message_id:
-            run = get_run(session, message_id)
-            if run is None:
-                raise BadInput(
-                    f"no run has the message id {message_id!r}, or several start with it"
-                )
-            selected = [run]
-        else:
-            selected = replayable_runs(session, status=status, actor=actor, since=when, limit=limit)
+    connect_broker(checked_settings(rabbitmq=True))
+    with database_session() as session:
+        selected = _runs_to_replay(session, message_id, status, actor, when, limit)
         if dry_run:
             results = [Replayed(r.message_id) for r in selected]
         else:
             results = [replay_run(r) for r in selected]
+    _print_replays(results, as_json)
+    if any(r.error for r in results):
+        raise SystemExit(1)
+
+
+def _runs_to_replay(
+    session: Session,
+    message_id: str | None,
+    status: str | None,
+    actor: str | None,
+    since: datetime | None,
+    limit: int,
+) -> list[Any]:
+    """The run MESSAGE_ID (BadInput if none or several match), or the runs matching filters."""
+    from yoked_actors.runs.store import get_run, replayable_runs
+
+    if not message_id:
+        return replayable_runs(session, status=status, actor=actor, since=since, limit=limit)
+    run = get_run(session, message_id)
+    if run is None:
+        raise BadInput(f"no run has the message id {message_id!r}, or several start with it")
+    return [run]
+
+
+def _print_replays(results: list[Any], as_json: bool) -> None:
     rows = [vars(r) for r in results]
     if as_json:
         print_json(rows)
-    else:
-        for row in rows:
-            outcome = row["new_message_id"] or (
-                f"not replayed: {row['error']}" if row["error"] else "would replay"
-            )
-            click.echo(f"{row['original']}  {outcome}")
-        click.echo(
-            f"{sum(1 for r in results if r.new_message_id)} replayed, "
-            f"{sum(1 for r in results if r.error)} not replayable"
+        return
+    for row in rows:
+        outcome = row["new_message_id"] or (
+            f"not replayed: {row['error']}" if row["error"] else "would replay"
         )
-    if any(r.error for r in results):
-        raise SystemExit(1)
+        click.echo(f"{row['original']}  {outcome}")
+    click.echo(
+        f"{sum(1 for r in results if r.new_message_id)} replayed, "
+        f"{sum(1 for r in results if r.error)} not replayable"
+    )
 
 
 @runs.command()
@@ -209,7 +214,7 @@ def stats(since: str, actor: str | None, as_json: bool) -> None:
 
     when = parse_since(since)
     assert when is not None
-    with _session() as session:
+    with database_session() as session:
         rows = run_stats(session, since=when, actor=actor)
     if as_json:
         print_json(rows)

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from yoked_actors.cli.common import BadInput, print_json, reported_errors
-from yoked_actors.settings import get_settings
+from yoked_actors.cli.common import BadInput, database_session, declare_jobs_offline, print_json
+from yoked_actors.clock import utc_now, zone_strict
 
 _DURATION = re.compile(r"^(\d+)([mhd])$")
 
@@ -30,16 +30,10 @@ def parse_instant(raw: str, option: str) -> datetime:
 def _declared_schedules() -> tuple[list[Any], set[str]]:
     """Every schedule (the table and periodiq-style actors) and the declared actor names,
     without connecting to anything (actors are declared on an in-memory broker)."""
-    from dramatiq.brokers.stub import StubBroker
-
-    from yoked_actors.actors import load_actors
-    from yoked_actors.broker import middleware_stack, use_broker
     from yoked_actors.jobs import JOBS
     from yoked_actors.scheduling.scheduler import all_schedules
-    from yoked_actors.settings import load_settings
 
-    use_broker(StubBroker(middleware=middleware_stack(load_settings({}))))
-    load_actors()
+    declare_jobs_offline()
     return all_schedules(job.actor for job in JOBS.values()), set(JOBS)
 
 
@@ -62,8 +56,6 @@ def describe(schedule: Any, at: datetime, count: int, declared: set[str]) -> dic
         entry["error"] = str(error)
         entry["next"] = []
         return entry
-    from yoked_actors.clock import zone_strict
-
     tz = zone_strict(spec.timezone)
     entry["next"] = [
         {"utc": fire.isoformat().replace("+00:00", "Z"), "local": fire.astimezone(tz).isoformat()}
@@ -91,7 +83,7 @@ def schedules(ctx: click.Context, at_raw: str | None, count: int, as_json: bool)
     """
     if ctx.invoked_subcommand is not None:
         return
-    at = parse_instant(at_raw, "--at") if at_raw else datetime.now(UTC)
+    at = parse_instant(at_raw, "--at") if at_raw else utc_now()
     table, declared = _declared_schedules()
     entries = [describe(schedule, at, count, declared) for schedule in table]
     if as_json:
@@ -119,7 +111,7 @@ def _since(raw: str) -> datetime:
             "h": timedelta(hours=amount),
             "d": timedelta(days=amount),
         }[unit]
-        return datetime.now(UTC) - delta
+        return utc_now() - delta
     return parse_instant(raw, "--since")
 
 
@@ -144,14 +136,13 @@ def fires(
     (with why). Needs DATABASE_URL."""
     from dataclasses import asdict
 
-    from yoked_actors import db
     from yoked_actors.scheduling import store
 
     since = _since(since_raw)
-    with reported_errors():
-        get_settings().require_database_url()
-    with db.session_scope() as session:
-        rows = store.list_fires(session, since=since, schedule=schedule, status=status, limit=limit)
+    with database_session() as session:
+        rows = store.list_fires(
+            session, since=since, schedule=schedule, status=status, limit=limit
+        )
     if as_json:
         print_json(
             [

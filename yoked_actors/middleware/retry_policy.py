@@ -12,7 +12,9 @@ Three kinds of failure, read from the exception:
 - **Anything else** (a bug): retried with the job's own ``max_retries`` / ``min_backoff`` /
   ``max_backoff`` (few, slower), then dead-lettered: ``dead`` in the run history.
 
-Each of these can be set per job: ``@job(..., transient_max_retries=40)``.
+Each of these can be set per job: ``@job(..., transient_max_retries=40)``. The defaults of the
+job's own schedule (:data:`DEFAULT_MAX_RETRIES` and the backoff bounds) live here too: ``@job``
+and the broker's middleware stack both read them from this module. See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from sqlalchemy import exc as sa_exc
 
 from yoked_actors.errors import PermanentError
+
+#: Defaults of a job's own retry schedule: a transient fault (database restart, broker blip) is
+#: over in seconds to minutes; Dramatiq's own default (20 tries over about a month) hides broken
+#: jobs instead.
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_MIN_BACKOFF_MS = 1_000
+DEFAULT_MAX_BACKOFF_MS = 60_000
 
 TRANSIENT_MAX_RETRIES = 20
 TRANSIENT_MIN_BACKOFF_MS = 250
@@ -88,6 +97,26 @@ class RetryPolicy(Retries):
     def _option(self, message: Any, actor: Any, name: str, default: Any) -> Any:
         return message.options.get(name, actor.options.get(name, default))
 
+    def _schedule(self, message: Any, actor: Any, exception: BaseException) -> tuple[int, int, int]:
+        """(retry limit, backoff factor, backoff cap) for this failure: transient or not."""
+        if is_transient(exception):
+            return (
+                self._option(
+                    message, actor, "transient_max_retries", self.transient["transient_max_retries"]
+                ),
+                self._option(
+                    message, actor, "transient_min_backoff", self.transient["transient_min_backoff"]
+                ),
+                self._option(
+                    message, actor, "transient_max_backoff", self.transient["transient_max_backoff"]
+                ),
+            )
+        return (
+            self._option(message, actor, "max_retries", self.max_retries),
+            self._option(message, actor, "min_backoff", self.min_backoff),
+            self._option(message, actor, "max_backoff", self.max_backoff),
+        )
+
     def after_process_message(
         self,
         broker: Broker,
@@ -111,20 +140,7 @@ class RetryPolicy(Retries):
         message.options.pop("traceback", None)
         message.options["requeue_timestamp"] = int(time.time() * 1000)
 
-        if is_transient(exception):
-            limit = self._option(
-                message, actor, "transient_max_retries", self.transient["transient_max_retries"]
-            )
-            factor = self._option(
-                message, actor, "transient_min_backoff", self.transient["transient_min_backoff"]
-            )
-            cap = self._option(
-                message, actor, "transient_max_backoff", self.transient["transient_max_backoff"]
-            )
-        else:
-            limit = self._option(message, actor, "max_retries", self.max_retries)
-            factor = self._option(message, actor, "min_backoff", self.min_backoff)
-            cap = self._option(message, actor, "max_backoff", self.max_backoff)
+        limit, factor, cap = self._schedule(message, actor, exception)
         if retries >= limit:
             self.logger.warning(
                 "Retries exceeded for message %r (%s).",
@@ -138,4 +154,10 @@ class RetryPolicy(Retries):
         broker.enqueue(message, delay=delay)
 
 
-__all__ = ["RetryPolicy", "is_transient"]
+__all__ = [
+    "DEFAULT_MAX_BACKOFF_MS",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MIN_BACKOFF_MS",
+    "RetryPolicy",
+    "is_transient",
+]
