@@ -1,7 +1,7 @@
-"""The tables the API owns and the jobs read: the data contract of DESIGN.md.
+"""The tables the API owns and the jobs read: the data contract (docs/data-contract.md).
 
 Names and meanings are the contract; columns and indexes may be added. The API writes these rows
-(TypeScript today); the jobs update only the columns DESIGN.md gives them (statuses, timestamps).
+(TypeScript today); the jobs update only the columns the contract gives them (statuses, timestamps).
 """
 
 from __future__ import annotations
