@@ -107,7 +107,7 @@ def middleware_stack(settings: Settings, *, metrics: bool = False) -> list[Middl
         CurrentMessage(),
         # -- Scheduling: accepts periodiq's `periodic` actor option; a scheduled message that
         #    waited beyond its fire's catch-up window is recorded as missed (WARNING + ledger)
-        #    instead of periodiq's silent drop after 30 s (scheduling/middleware.py).
+        #    instead of periodiq's silent drop after 30 s (middleware/scheduled_fires.py).
         ScheduledFires(),
     ]
     if metrics and settings.metrics_port:

@@ -18,13 +18,14 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from common_support import wait_until
 from dramatiq import Message
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
@@ -58,16 +59,6 @@ def free_port() -> int:
 
 def plain(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
-    """Seconds it took for ``check`` to hold; AssertionError naming ``what`` after timeout."""
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(0.1)
-    return time.monotonic() - start
 
 
 # -- Private RabbitMQ -----------------------------------------------------------------------
@@ -266,6 +257,7 @@ class WorkerProcess:
                     "4",
                     "--path",
                     str(HERE),
+                    str(HERE.parent),  # common_support, imported by fault_support
                 ],
                 cwd=REPO,
                 env=self.env,

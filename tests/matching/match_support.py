@@ -3,12 +3,9 @@ and the contents of a queue nothing consumes."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 from yoked_actors.matching.population import Population, gender_codes
 
@@ -55,18 +52,3 @@ def population(*rows: dict[str, Any]) -> Population:
         subject=column("subject", bool),
         quota=column("quota", np.int64),
     )
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def drain(broker: RabbitmqBroker, queue: str) -> list[dict[str, Any]]:
-    """Take every message out of ``queue`` (nothing consumes it in these tests)."""
-    channel = broker.channel
-    bodies: list[dict[str, Any]] = []
-    while True:
-        method, _, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            return bodies
-        bodies.append(json.loads(body))

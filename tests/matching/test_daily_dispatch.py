@@ -11,8 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from common_support import drain, utc
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from match_support import drain, utc
 from sqlalchemy import select, update
 
 from yoked_actors import db

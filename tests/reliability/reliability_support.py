@@ -3,8 +3,7 @@ job's key, written with claim_once so that a second application would show as ap
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -99,11 +98,3 @@ def runs_by_id() -> dict[str, dict[str, Any]]:
     with db.get_engine().connect() as connection:
         rows = connection.execute(text("SELECT * FROM job_runs")).mappings().all()
     return {row["message_id"]: dict(row) for row in rows}
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)

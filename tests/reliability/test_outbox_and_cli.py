@@ -8,9 +8,10 @@ import threading
 from typing import Any
 
 import psycopg
+from common_support import wait_until
 from dramatiq import Worker
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from reliability_support import EFFECT_JOB, effects, runs_by_id, wait_until
+from reliability_support import EFFECT_JOB, effects, runs_by_id
 from sqlalchemy import text
 
 from yoked_actors import db

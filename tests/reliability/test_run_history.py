@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from common_support import wait_until
 from dramatiq import Worker
-from reliability_support import effects, runs_by_id, wait_until
+from reliability_support import effects, runs_by_id
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 

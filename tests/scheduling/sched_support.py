@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import select
 
 from yoked_actors import db
@@ -34,10 +32,6 @@ class FakeClock:
             return self._now
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
 def ledger_rows(schedule: str) -> list[ScheduleFire]:
     with db.session_scope() as session:
         return list(
@@ -47,16 +41,3 @@ def ledger_rows(schedule: str) -> list[ScheduleFire]:
                 .order_by(ScheduleFire.due_at)
             )
         )
-
-
-def drain(broker: RabbitmqBroker, queue: str) -> list[dict[str, Any]]:
-    """Take every message out of ``queue`` (nothing consumes it in these tests)."""
-    import json
-
-    channel = broker.channel
-    bodies: list[dict[str, Any]] = []
-    while True:
-        method, _, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            return bodies
-        bodies.append(json.loads(body))

@@ -10,9 +10,10 @@ from typing import Any
 
 import pika.exceptions
 import pytest
+from common_support import drain, utc
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from prometheus_client import REGISTRY
-from sched_support import FakeClock, drain, ledger_rows, utc
+from sched_support import FakeClock, ledger_rows
 
 from yoked_actors.schedules import Schedule
 from yoked_actors.scheduling.scheduler import Scheduler

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from sched_support import utc
+from common_support import utc
 
 from yoked_actors import db
 from yoked_actors.scheduling import store

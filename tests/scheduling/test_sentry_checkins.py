@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sentry_sdk
+from common_support import drain, utc
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from sched_support import FakeClock, drain, utc
+from sched_support import FakeClock
 from sentry_capture import CapturingTransport
 
 from yoked_actors.schedules import Schedule
