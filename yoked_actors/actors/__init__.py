@@ -19,6 +19,6 @@ ACTOR_MODULES: tuple[str, ...] = (
 
 
 def load_actors() -> None:
-    """Import every actor module, declaring its jobs on the current broker."""
+    """Import every actor module, so that its jobs are declared (recorded; broker.use_broker binds them)."""
     for module in ACTOR_MODULES:
         importlib.import_module(module)
