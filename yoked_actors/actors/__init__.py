@@ -19,6 +19,9 @@ ACTOR_MODULES: tuple[str, ...] = (
 
 
 def load_actors() -> None:
-    """Import every actor module, so that its jobs are declared (recorded; broker.use_broker binds them)."""
+    """Import every actor module, so that its jobs are declared.
+
+    Declaring only records a job; ``broker.use_broker`` binds them all to a broker.
+    """
     for module in ACTOR_MODULES:
         importlib.import_module(module)
