@@ -139,7 +139,7 @@ def run_dev(
 
     clock = shifted_clock(now)
     if now is not None:
-        echo(f"  clock: the demonstration's now is {clock().isoformat(timespec='seconds')}")
+        echo(f"  clock: the demonstration's now is {now.isoformat(timespec='seconds')}")
     with contextlib.ExitStack() as stack:
         _start_database(settings, stack, once=once, keep_db=keep_db, echo=echo)
         if seed or once:
@@ -294,17 +294,18 @@ def _run_once(
 def _serve_forever(echo: Any) -> DevRun:
     from yoked_actors.scheduling.scheduler import Scheduler
 
-    echo("  worker and scheduler running; Ctrl-C stops everything yoked dev started.")
     stop = threading.Event()
     scheduler = threading.Thread(
         target=Scheduler().run, args=(stop,), name="yoked-scheduler", daemon=True
     )
-    scheduler.start()
     try:
+        scheduler.start()
+        echo("  worker and scheduler running; Ctrl-C stops everything yoked dev started.")
         while not stop.wait(1):
             pass
     except KeyboardInterrupt:
         echo("stopping")
     stop.set()
-    scheduler.join(timeout=5)
+    if scheduler.is_alive():
+        scheduler.join(timeout=5)
     return DevRun(0)

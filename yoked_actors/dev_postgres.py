@@ -106,13 +106,16 @@ def _run_as() -> str | None:
     return "postgres"
 
 
-def _pg(bindir: Path, *args: str, timeout: float = START_TIMEOUT_S) -> subprocess.CompletedProcess:
+def _pg(bindir: Path, pgdata: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``bindir/args[0]`` as the server's user, in ``pgdata`` (our own directory may be
+    closed to that user)."""
     return subprocess.run(
         [str(bindir / args[0]), *args[1:]],
         capture_output=True,
         text=True,
         user=_run_as(),
-        timeout=timeout,
+        cwd=pgdata,
+        timeout=START_TIMEOUT_S,
         stdin=subprocess.DEVNULL,
     )
 
@@ -165,7 +168,7 @@ def start(pgdata: Path) -> Server:
     bindir = find_binaries()
     _prepare(pgdata)
     if not (pgdata / "PG_VERSION").exists():
-        done = _pg(bindir, "initdb", "-D", str(pgdata), "-U", "postgres", "--auth=trust",
+        done = _pg(bindir, pgdata, "initdb", "-D", str(pgdata), "-U", "postgres", "--auth=trust",
                    "--encoding=UTF8", "--no-instructions")  # fmt: skip
         if done.returncode:
             raise SettingsError(f"initdb failed in {pgdata}: {done.stderr.strip()}")
@@ -178,7 +181,7 @@ def start(pgdata: Path) -> Server:
         )
     port = _free_port()
     log = pgdata / "server.log"
-    done = _pg(bindir, "pg_ctl", "-D", str(pgdata), "-l", str(log), "-w",
+    done = _pg(bindir, pgdata, "pg_ctl", "-D", str(pgdata), "-l", str(log), "-w",
                "-t", str(START_TIMEOUT_S), "-o", f"-p {port}", "start")  # fmt: skip
     if done.returncode:
         raise SettingsError(f"PostgreSQL did not start; see {log}: {done.stderr.strip()}")
@@ -190,7 +193,7 @@ def stop(pgdata: Path) -> bool:
     pgdata = pgdata.resolve()
     if running_port(pgdata) is None:
         return False
-    done = _pg(find_binaries(), "pg_ctl", "-D", str(pgdata), "-m", "fast", "-w", "stop")
+    done = _pg(find_binaries(), pgdata, "pg_ctl", "-D", str(pgdata), "-m", "fast", "-w", "stop")
     if done.returncode and running_port(pgdata) is not None:
         raise SettingsError(f"could not stop PostgreSQL on {pgdata}: {done.stderr.strip()}")
     return True
