@@ -37,7 +37,8 @@ def _instant(value: str | None) -> datetime | None:
 @click.option(
     "--now",
     metavar="ISO",
-    help="The instant the demonstration treats as now (demos and tests; default: the clock).",
+    help="The instant the demonstration treats as now, within a day of the present "
+    "(demos and tests: it sets the hour of day; default: the clock).",
 )
 @click.pass_context
 def dev(
