@@ -140,7 +140,9 @@ def fires(
 
     since = _since(since_raw)
     with database_session() as session:
-        rows = store.list_fires(session, since=since, schedule=schedule, status=status, limit=limit)
+        rows = store.list_fires(
+            session, since=since, schedule=schedule, status=status, limit=limit
+        )
     if as_json:
         print_json(
             [
