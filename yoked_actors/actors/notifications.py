@@ -10,16 +10,29 @@ or twice: see :mod:`yoked_actors.notifications.batching`,
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from yoked_actors.clock import utc_now
 from yoked_actors.jobs import NoPayload, job
 from yoked_actors.notifications import batching, receipts
 from yoked_actors.notifications.provider import push_provider
 from yoked_actors.queues import Queue
 
 
+class BatchPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: Reference instant (ISO, with offset) for quiet hours, caps and ages; default now. For
+    #: operators, tests and the `yoked dev --once` demonstration.
+    now: datetime | None = None
+
+
 @job(
     "notifications.send_batches",
     queue=Queue.NOTIFICATIONS,
-    payload=NoPayload,
+    payload=BatchPayload,
     # The next scheduled run is 5 minutes away; a couple of quick retries cover a database blip.
     max_retries=2,
     min_backoff=5_000,
@@ -28,10 +41,12 @@ from yoked_actors.queues import Queue
     # EXPO_TIMEOUT_MS, SQL by statement_timeout.
     time_limit=300_000,
 )
-def send_batches(payload: NoPayload) -> dict[str, int]:
+def send_batches(payload: BatchPayload) -> dict[str, int]:
     """Claim, collapse and push pending notifications. Never sends one notification twice;
     what the rate limit or an outage leaves over stays pending for the next run."""
-    return batching.send_batches(push_provider())
+    fixed = payload.now
+    clock = utc_now if fixed is None else (lambda: fixed)
+    return batching.send_batches(push_provider(), clock=clock)
 
 
 @job(
