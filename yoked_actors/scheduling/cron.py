@@ -331,5 +331,5 @@ def dst_note(spec: ZonedCronSpec, fire: datetime, tz: ZoneInfo) -> str | None:
                     skipped.append(minute.strftime("%H:%M"))
                 minute += timedelta(minutes=1)
             if skipped:
-                return f"end of the gap: fires for {', '.join(skipped)}, which do not exist"
+                return f"end of the gap: stands in for {', '.join(skipped)}, skipped by the clock"
     return None
