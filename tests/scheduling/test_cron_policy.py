@@ -47,8 +47,8 @@ def test_weekday_ranges_names_and_months() -> None:
     )
 
 
-def test_day_of_month_or_day_of_week_when_both_are_restricted() -> None:
-    # Classic cron: the 13th of any month, or any Friday.
+def test_day_of_month_or_day_of_week_when_neither_starts_with_a_star() -> None:
+    # Debian cron: the 13th of any month, or any Friday.
     fires = next_fires(cron("0 0 13 * fri"), utc("2026-03-01T00:00:00"), 4)
     assert fires == utcs(
         "2026-03-06T00:00:00",
@@ -61,6 +61,25 @@ def test_day_of_month_or_day_of_week_when_both_are_restricted() -> None:
         cron("0 0 13 * fri"), utc("2026-04-01T00:00:00"), utc("2026-04-30T00:00:00")
     )
     assert [f.day for f in april] == [3, 10, 13, 17, 24]
+
+
+@pytest.mark.parametrize(
+    ("spec", "dates"),
+    [
+        # A field starting with * is unrestricted for the rule, even when stepped: AND.
+        ("0 9 */2 * 1-5", ["2026-12-01", "2026-12-03", "2026-12-07", "2026-12-09"]),
+        ("0 9 1-31/2 * */1", ["2026-12-01", "2026-12-03", "2026-12-05", "2026-12-07"]),
+        ("0 9 */10 * sat", ["2027-05-01", "2027-07-31", "2027-08-21", "2027-09-11"]),
+        ("0 9 1,11,21,31 * */6", ["2027-01-31", "2027-02-21", "2027-03-21", "2027-04-11"]),
+        # Neither starts with *: OR, even where a field lists every value.
+        ("0 9 1-31/2 * 1-5", ["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"]),
+        ("0 9 1-31/2 * 0-6", ["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"]),
+        ("0 9 13 * fri", ["2026-12-04", "2026-12-11", "2026-12-13", "2026-12-18"]),
+    ],
+)
+def test_a_star_prefix_on_either_day_field_means_and(spec: str, dates: list[str]) -> None:
+    fires = next_fires(cron(spec), utc("2026-12-01T00:00:00"), len(dates))
+    assert [f.date().isoformat() for f in fires] == dates
 
 
 @pytest.mark.parametrize(
@@ -144,12 +163,12 @@ def test_spring_forward_a_missing_time_fires_once_at_the_end_of_the_gap(
             "2026-10-31T00:00:00",
             ["2026-10-31T05:30:00", "2026-11-01T05:30:00", "2026-11-02T06:30:00"],
         ),
-        # Hourly through the repeated hour: 01:00 fires once (EDT), then 02:00 EST.
+        # Fixed times inside the repeated hour: 01:00 and 01:30 fire once each (EDT).
         (
             "America/New_York",
-            "0 * * * *",
+            "0,30 1 * * *",
             "2026-11-01T04:30:00",
-            ["2026-11-01T05:00:00", "2026-11-01T07:00:00", "2026-11-01T08:00:00"],
+            ["2026-11-01T05:00:00", "2026-11-01T05:30:00", "2026-11-02T06:00:00"],
         ),
         # Europe/London falls back 2026-10-25 02:00 BST -> 01:00 GMT: 01:30 twice.
         (
@@ -174,19 +193,86 @@ def test_fall_back_a_repeated_time_fires_once_at_its_first_occurrence(
 
 
 @pytest.mark.parametrize(
+    ("tz", "spec", "after", "expected"),
+    [
+        # A wildcard hour runs on real time: 01:00 EDT, 01:00 EST, 02:00 EST.
+        (
+            "America/New_York",
+            "0 * * * *",
+            "2026-11-01T04:30:00",
+            ["2026-11-01T05:00:00", "2026-11-01T06:00:00", "2026-11-01T07:00:00"],
+        ),
+        # A stepped hour (starts with *) too: 00:00, 02:00 EST, 04:00 EST.
+        (
+            "America/New_York",
+            "0 */2 * * *",
+            "2026-11-01T03:30:00",
+            ["2026-11-01T04:00:00", "2026-11-01T07:00:00", "2026-11-01T09:00:00"],
+        ),
+        # A wildcard minute at a fixed hour: every 20 minutes through both passes of 01:xx.
+        (
+            "America/New_York",
+            "*/20 1 * * *",
+            "2026-11-01T05:10:00",
+            [
+                "2026-11-01T05:20:00",
+                "2026-11-01T05:40:00",
+                "2026-11-01T06:00:00",
+                "2026-11-01T06:20:00",
+                "2026-11-01T06:40:00",
+                "2026-11-02T06:00:00",
+            ],
+        ),
+        # Nothing to fire inside a gap: 02:xx does not exist on 2026-03-08 in New York.
+        (
+            "America/New_York",
+            "*/30 2 * * *",
+            "2026-03-07T06:00:00",
+            ["2026-03-07T07:00:00", "2026-03-07T07:30:00", "2026-03-09T06:00:00"],
+        ),
+    ],
+)
+def test_wildcard_minute_or_hour_runs_on_real_time(
+    tz: str, spec: str, after: str, expected: list[str]
+) -> None:
+    assert not cron(spec, tz).fixed_time
+    assert next_fires(cron(spec, tz), utc(after), len(expected)) == utcs(*expected)
+
+
+@pytest.mark.parametrize(
+    ("spec", "fixed"),
+    [
+        ("30 1 * * *", True),
+        ("0,30 1-3 * * *", True),
+        ("0 1-23/2 * * *", True),  # a stepped range that does not start with *: fixed
+        ("@daily", True),
+        ("* 1 * * *", False),
+        ("*/15 1 * * *", False),
+        ("0 * * * *", False),
+        ("0 */2 * * *", False),
+        ("@hourly", False),
+    ],
+)
+def test_fixed_time_means_neither_minute_nor_hour_starts_with_a_star(
+    spec: str, fixed: bool
+) -> None:
+    assert cron(spec, "America/New_York").fixed_time is fixed
+
+
+@pytest.mark.parametrize(
     ("tz", "day_start", "day_end", "minutes"),
     [
         ("America/New_York", "2026-03-08T05:00:00", "2026-03-09T04:00:00", 23 * 60),
-        ("America/New_York", "2026-11-01T04:00:00", "2026-11-02T05:00:00", 24 * 60),
+        ("America/New_York", "2026-11-01T04:00:00", "2026-11-02T05:00:00", 25 * 60),
         ("Australia/Lord_Howe", "2026-10-03T13:30:00", "2026-10-04T13:00:00", 23 * 60 + 30),
-        ("Australia/Lord_Howe", "2026-04-04T13:00:00", "2026-04-05T13:30:00", 24 * 60),
+        ("Australia/Lord_Howe", "2026-04-04T13:00:00", "2026-04-05T13:30:00", 24 * 60 + 30),
     ],
 )
-def test_every_minute_on_a_dst_day_fires_once_per_distinct_instant(
+def test_every_minute_on_a_dst_day_fires_once_per_real_minute(
     tz: str, day_start: str, day_end: str, minutes: int
 ) -> None:
-    """Spring day: 23 h of real minutes (+1 at the end of the gap, which is also the first
-    valid minute, so no extra). Fall day: the repeated local minutes fire once: 24 h."""
+    """``* * * * *`` runs on real time: 23 h of minutes on the spring day (nothing inside the
+    gap), 25 h on the fall day (both passes of the repeated hour), each instant once."""
     fires = fires_between(cron("* * * * *", tz), utc(day_start), utc(day_end))
     assert len(fires) == len(set(fires)) == minutes
     assert fires == sorted(fires)

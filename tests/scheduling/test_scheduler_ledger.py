@@ -144,6 +144,43 @@ def test_sunday_and_weekly_fire_in_their_timezone(rabbitmq_broker: RabbitmqBroke
     assert len(drain(rabbitmq_broker, QUEUE)) == 3
 
 
+def test_a_repeated_hour_fires_twice_for_a_wildcard_entry_each_once(
+    rabbitmq_broker: RabbitmqBroker,
+) -> None:
+    """New York falls back 2026-11-01 02:00 EDT -> 01:00 EST. ``*/30 1 * * *`` fires at 01:00
+    and 01:30 in both passes: four fires, two pairs with the same wall-clock time, each its own
+    ledger row and message (the key is the UTC instant), with two replicas ticking."""
+    twice = ping_schedule("half-hourly-1am", cron="*/30 1 * * *", timezone="America/New_York")
+    once = ping_schedule("at-0130", cron="30 1 * * *", timezone="America/New_York")
+    clock = FakeClock(utc("2026-11-01T04:50:00"))
+    replicas = [Scheduler([twice, once], clock=clock, scheduler_id=f"s{i}") for i in (1, 2)]
+    while clock() <= utc("2026-11-01T07:10:00"):
+        for replica in replicas:
+            replica.tick()
+        clock.advance(minutes=5)
+    rows = ledger_rows("half-hourly-1am")
+    assert [r.due_at for r in rows] == [
+        utc("2026-11-01T05:00:00"),  # 01:00 EDT
+        utc("2026-11-01T05:30:00"),  # 01:30 EDT
+        utc("2026-11-01T06:00:00"),  # 01:00 EST
+        utc("2026-11-01T06:30:00"),  # 01:30 EST
+    ]
+    assert {r.status for r in rows} == {"enqueued"}
+    assert [r.due_at for r in ledger_rows("at-0130")] == [utc("2026-11-01T05:30:00")]
+    messages = drain(rabbitmq_broker, QUEUE)
+    fires = sorted(m["options"]["schedule_fire"] for m in messages)
+    assert fires == sorted(
+        [
+            "at-0130@2026-11-01T05:30:00+00:00",
+            "half-hourly-1am@2026-11-01T05:00:00+00:00",
+            "half-hourly-1am@2026-11-01T05:30:00+00:00",
+            "half-hourly-1am@2026-11-01T06:00:00+00:00",
+            "half-hourly-1am@2026-11-01T06:30:00+00:00",
+        ]
+    )
+    assert len({m["message_id"] for m in messages}) == 5
+
+
 def test_a_failed_enqueue_leaves_the_fire_unclaimed_and_retries_it(
     rabbitmq_broker: RabbitmqBroker,
     monkeypatch: pytest.MonkeyPatch,

@@ -57,6 +57,7 @@ def test_listing_on_us_spring_forward_day_needs_no_servers() -> None:
         assert len(schedule["next"]) == 3
         assert {"cron", "timezone", "actor", "actor_declared", "catch_up_s"} <= set(schedule)
         assert schedule["next"][0]["local"].endswith("+00:00")  # every entry is in UTC today
+        assert schedule["transitions"] == []
 
 
 def test_text_listing_and_bad_instant() -> None:
@@ -68,6 +69,76 @@ def test_text_listing_and_bad_instant() -> None:
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
         "Error: --at '2026-03-08 06:00' needs an offset or Z, like 2026-03-08T06:00:00Z"
+    ]
+
+
+def test_listing_shows_the_dst_change_among_the_fires() -> None:
+    """The issue's example: ``*/15`` in New York keeps firing through the repeated hour, and
+    the listing says where the clocks go back and which pass each fire is in."""
+    result = yoked(
+        "schedules",
+        "--cron",
+        "*/15 * * * *",
+        "--timezone",
+        "America/New_York",
+        "--at",
+        "2026-11-01T05:30:00Z",
+        "--count",
+        "6",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[2:] == [
+        "*/15 * * * * (America/New_York)",
+        "  2026-11-01T05:45:00Z   2026-11-01T01:45:00-04:00  (repeated hour, first pass)",
+        "  -- 2026-11-01T06:00:00Z  clocks go back: 02:00 -04:00 -> 01:00 -05:00",
+        "  2026-11-01T06:00:00Z   2026-11-01T01:00:00-05:00  (repeated hour, second pass)",
+        "  2026-11-01T06:15:00Z   2026-11-01T01:15:00-05:00  (repeated hour, second pass)",
+        "  2026-11-01T06:30:00Z   2026-11-01T01:30:00-05:00  (repeated hour, second pass)",
+        "  2026-11-01T06:45:00Z   2026-11-01T01:45:00-05:00  (repeated hour, second pass)",
+        "  2026-11-01T07:00:00Z   2026-11-01T02:00:00-05:00",
+    ]
+
+
+def test_json_listing_of_a_fixed_time_across_the_spring_gap() -> None:
+    result = yoked(
+        "schedules",
+        "--cron",
+        "30 2 * * *",
+        "--timezone",
+        "America/New_York",
+        "--at",
+        "2026-03-07T00:00:00Z",
+        "--count",
+        "3",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    (entry,) = json.loads(result.stdout)["schedules"]
+    assert entry["next"] == [
+        {"utc": "2026-03-07T07:30:00Z", "local": "2026-03-07T02:30:00-05:00"},
+        {
+            "utc": "2026-03-08T07:00:00Z",
+            "local": "2026-03-08T03:00:00-04:00",
+            "dst": "end of the gap: stands in for 02:30, skipped by the clock",
+        },
+        {"utc": "2026-03-09T06:30:00Z", "local": "2026-03-09T02:30:00-04:00"},
+    ]
+    assert entry["transitions"] == [
+        {
+            "utc": "2026-03-08T07:00:00Z",
+            "clocks": "forward",
+            "from": "02:00 -05:00",
+            "to": "03:00 -04:00",
+        }
+    ]
+
+
+def test_a_bad_cron_preview_is_a_one_line_error() -> None:
+    result = yoked("schedules", "--cron", "5/15 * * * *")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Error: --cron '5/15 * * * *' --timezone 'UTC': cron minute field '5/15': "
+        "a step needs a range or *, like 5-59/.."
     ]
 
 

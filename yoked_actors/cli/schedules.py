@@ -37,9 +37,24 @@ def _declared_schedules() -> tuple[list[Any], set[str]]:
     return all_schedules(job.actor for job in JOBS.values()), set(JOBS)
 
 
+_PREVIEW_ACTOR = "(none: --cron preview)"
+
+
+def _preview(cron_raw: str, timezone: str) -> Any:
+    """A table entry for ``--cron``/``--timezone``, or BadInput naming what is wrong."""
+    from yoked_actors.schedules import Schedule
+
+    entry = Schedule(name="preview", cron=cron_raw, actor_name=_PREVIEW_ACTOR, timezone=timezone)
+    try:
+        entry.spec  # noqa: B018 (parse now: a bad expression is a one-line error)
+    except ValueError as error:
+        raise BadInput(f"--cron {cron_raw!r} --timezone {timezone!r}: {error}") from None
+    return entry
+
+
 def describe(schedule: Any, at: datetime, count: int, declared: set[str]) -> dict[str, Any]:
     """One schedule as `yoked schedules --json` prints it."""
-    from yoked_actors.scheduling.cron import next_fires
+    from yoked_actors.scheduling.cron import dst_note, next_fires, transitions
 
     entry: dict[str, Any] = {
         "name": schedule.name,
@@ -57,11 +72,50 @@ def describe(schedule: Any, at: datetime, count: int, declared: set[str]) -> dic
         entry["next"] = []
         return entry
     tz = zone_strict(spec.timezone)
-    entry["next"] = [
-        {"utc": fire.isoformat().replace("+00:00", "Z"), "local": fire.astimezone(tz).isoformat()}
-        for fire in next_fires(spec, at, count)
+    fires = next_fires(spec, at, count)
+    entry["next"] = []
+    for fire in fires:
+        listed = {"utc": _z(fire), "local": fire.astimezone(tz).isoformat()}
+        note = dst_note(spec, fire, tz)
+        if note:
+            listed["dst"] = note
+        entry["next"].append(listed)
+    entry["transitions"] = [
+        {
+            "utc": _z(change.at),
+            "clocks": "forward" if change.forward else "back",
+            "from": f"{change.wall_before:%H:%M} {_offset(change.offset_before)}",
+            "to": f"{change.wall_after:%H:%M} {_offset(change.offset_after)}",
+        }
+        for change in (transitions(tz, at, fires[-1]) if fires else [])
     ]
     return entry
+
+
+def _z(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _offset(offset: timedelta) -> str:
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _text_lines(entry: dict[str, Any]) -> list[str]:
+    """An entry's fires, with each offset change printed where it falls among them."""
+    changes = list(entry.get("transitions", []))
+    lines = []
+    for fire in entry["next"]:
+        while changes and changes[0]["utc"] <= fire["utc"]:
+            change = changes.pop(0)
+            lines.append(
+                f"  -- {change['utc']}  clocks go {change['clocks']}: "
+                f"{change['from']} -> {change['to']}"
+            )
+        note = f"  ({fire['dst']})" if "dst" in fire else ""
+        lines.append(f"  {fire['utc']}   {fire['local']}{note}")
+    return lines
 
 
 @click.group(invoke_without_command=True)
@@ -73,10 +127,29 @@ def describe(schedule: Any, at: datetime, count: int, declared: set[str]) -> dic
     type=click.IntRange(1, 1000),
     help="Fires per schedule.",
 )
+@click.option(
+    "--cron",
+    "cron_raw",
+    help="List this expression instead of the table (check an entry before adding it).",
+)
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    help="The IANA timezone --cron is read in.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def schedules(ctx: click.Context, at_raw: str | None, count: int, as_json: bool) -> None:
-    """List each schedule: cron, timezone and its next fire instants, in UTC and local time.
+def schedules(
+    ctx: click.Context,
+    at_raw: str | None,
+    count: int,
+    cron_raw: str | None,
+    timezone: str,
+    as_json: bool,
+) -> None:
+    """List each schedule: cron, timezone and its next fire instants, in UTC and local time,
+    with the DST changes of its timezone among them and how each affected fire relates to one.
 
     Pure computation: needs no database or broker. A schedule whose actor is not declared is
     listed with actor_declared=false (the scheduler records its fires as missed).
@@ -84,13 +157,21 @@ def schedules(ctx: click.Context, at_raw: str | None, count: int, as_json: bool)
     if ctx.invoked_subcommand is not None:
         return
     at = parse_instant(at_raw, "--at") if at_raw else utc_now()
-    table, declared = _declared_schedules()
+    if cron_raw is not None:
+        table, declared = [_preview(cron_raw, timezone)], {_PREVIEW_ACTOR}
+    else:
+        table, declared = _declared_schedules()
     entries = [describe(schedule, at, count, declared) for schedule in table]
     if as_json:
         print_json({"at": at.isoformat().replace("+00:00", "Z"), "schedules": entries})
         return
     click.echo(f"next fires after {at.isoformat()}")
     for entry in entries:
+        if cron_raw is not None:
+            click.echo(f"\n{entry['cron']} ({entry['timezone']})")
+            for line in _text_lines(entry):
+                click.echo(line)
+            continue
         flag = "" if entry["actor_declared"] else "  [actor not declared]"
         click.echo(
             f"\n{entry['name']}: {entry['cron']} ({entry['timezone']}) -> {entry['actor']}"
@@ -98,8 +179,8 @@ def schedules(ctx: click.Context, at_raw: str | None, count: int, as_json: bool)
         )
         if "error" in entry:
             click.echo(f"  invalid: {entry['error']}")
-        for fire in entry["next"]:
-            click.echo(f"  {fire['utc']}   {fire['local']}")
+        for line in _text_lines(entry):
+            click.echo(line)
 
 
 def _since(raw: str) -> datetime:
@@ -140,9 +221,7 @@ def fires(
 
     since = _since(since_raw)
     with database_session() as session:
-        rows = store.list_fires(
-            session, since=since, schedule=schedule, status=status, limit=limit
-        )
+        rows = store.list_fires(session, since=since, schedule=schedule, status=status, limit=limit)
     if as_json:
         print_json(
             [
