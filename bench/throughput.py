@@ -41,8 +41,18 @@ RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
 QUEUE = "bench"
 
 
-def _worker(flavor: str, amqp: str, database_url: str, threads: int, ready: Any, go: Any,
-            stop: Any, acked: Any, queue_type: str, peak_kb: Any) -> None:
+def _worker(
+    flavor: str,
+    amqp: str,
+    database_url: str,
+    threads: int,
+    ready: Any,
+    go: Any,
+    stop: Any,
+    acked: Any,
+    queue_type: str,
+    peak_kb: Any,
+) -> None:
     import resource
     import threading
 
@@ -69,11 +79,16 @@ def _worker(flavor: str, amqp: str, database_url: str, threads: int, ready: Any,
         from yoked_actors.broker import middleware_stack
         from yoked_actors.settings import load_settings
 
-        settings = load_settings({"DATABASE_URL": database_url, "RABBITMQ_URL": amqp,
-                                  "METRICS_PORT": "0"})
+        settings = load_settings(
+            {"DATABASE_URL": database_url, "RABBITMQ_URL": amqp, "METRICS_PORT": "0"}
+        )
         db.configure(settings, url=database_url)
-        broker = TypedRabbitmqBroker(queue_type=queue_type, url=amqp, confirm_delivery=True,
-                                     middleware=middleware_stack(settings))
+        broker = TypedRabbitmqBroker(
+            queue_type=queue_type,
+            url=amqp,
+            confirm_delivery=True,
+            middleware=middleware_stack(settings),
+        )
     broker.add_middleware(CountAcks())
     dramatiq.set_broker(broker)
 
@@ -105,13 +120,17 @@ def _publish(amqp: str, jobs: int, queue_type: str) -> float:
 
     from yoked_actors.rabbitmq import TypedRabbitmqBroker
 
-    broker = TypedRabbitmqBroker(queue_type=queue_type, url=amqp, confirm_delivery=True,
-                                 middleware=[])
+    broker = TypedRabbitmqBroker(
+        queue_type=queue_type, url=amqp, confirm_delivery=True, middleware=[]
+    )
     broker.declare_queue(QUEUE, ensure=True)
     start = time.perf_counter()
     for i in range(jobs):
-        broker.enqueue(dramatiq.Message(queue_name=QUEUE, actor_name="bench.noop", args=(),
-                                        kwargs={"i": i}, options={}))
+        broker.enqueue(
+            dramatiq.Message(
+                queue_name=QUEUE, actor_name="bench.noop", args=(), kwargs={"i": i}, options={}
+            )
+        )
     rate = jobs / (time.perf_counter() - start)
     broker.close()
     return rate
@@ -128,8 +147,15 @@ def _wait_until_drained(amqp: str, queue_type: str) -> None:
         broker.close()
 
 
-def run_once(flavor: str, amqp: str, database_url: str, jobs: int, processes: int,
-             threads: int, queue_type: str) -> dict[str, float]:
+def run_once(
+    flavor: str,
+    amqp: str,
+    database_url: str,
+    jobs: int,
+    processes: int,
+    threads: int,
+    queue_type: str,
+) -> dict[str, float]:
     """jobs/s consumed, messages/s published, the workers' peak RSS (MB), and for "ours" the
     seconds after the last ack until job_runs held every run."""
     published = _publish(amqp, jobs, queue_type)
@@ -137,9 +163,13 @@ def run_once(flavor: str, amqp: str, database_url: str, jobs: int, processes: in
     ready, go, stop = ctx.Semaphore(0), ctx.Event(), ctx.Event()
     acked = ctx.Value("q", 0)
     peak_kb = ctx.Value("q", 0)
-    children = [ctx.Process(target=_worker, args=(flavor, amqp, database_url, threads, ready, go,
-                                                  stop, acked, queue_type, peak_kb))
-                for _ in range(processes)]
+    children = [
+        ctx.Process(
+            target=_worker,
+            args=(flavor, amqp, database_url, threads, ready, go, stop, acked, queue_type, peak_kb),
+        )
+        for _ in range(processes)
+    ]
     for child in children:
         child.start()
     for _ in children:
@@ -165,8 +195,12 @@ def run_once(flavor: str, amqp: str, database_url: str, jobs: int, processes: in
             connection.execute("TRUNCATE job_runs")
         lag = time.perf_counter() - start - elapsed
         assert recorded is not None and recorded[0] >= jobs, f"run history has {recorded}"
-    return {"rate": done / elapsed, "published": published, "peak_mb": peak_kb.value / 1024,
-            "lag": lag}
+    return {
+        "rate": done / elapsed,
+        "published": published,
+        "peak_mb": peak_kb.value / 1024,
+        "lag": lag,
+    }
 
 
 def main() -> None:
@@ -185,10 +219,13 @@ def main() -> None:
     vhosts = {queue_type: f"{name}_{queue_type}" for queue_type in queue_types}
     for vhost in vhosts.values():
         subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True)
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*",
-                        ".*"], check=True)
-    database_url = ADMIN_URL.rsplit("/", 1)[0].replace(
-        "postgresql://", "postgresql+psycopg://") + "/" + name
+        subprocess.run(
+            ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+            check=True,
+        )
+    database_url = (
+        ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+    )
     try:
         from yoked_actors import migrate
 
@@ -198,26 +235,39 @@ def main() -> None:
             for queue_type in queue_types:
                 amqp = f"amqp://guest:guest@{RABBITMQ_HOST}/{vhosts[queue_type]}"
                 for flavor in ("bare", "ours"):
-                    got = run_once(flavor, amqp, database_url, args.jobs, args.processes,
-                                   args.threads, queue_type)
+                    got = run_once(
+                        flavor,
+                        amqp,
+                        database_url,
+                        args.jobs,
+                        args.processes,
+                        args.threads,
+                        queue_type,
+                    )
                     figures.setdefault((queue_type, flavor), []).append(got)
                     extra = f", every run recorded {got['lag']:.2f} s later" if got["lag"] else ""
-                    print(f"round {round_ + 1} {queue_type:7} {flavor:4}: {got['rate']:8.0f} "
-                          f"jobs/s, published {got['published']:6.0f}/s, worker peak "
-                          f"{got['peak_mb']:.0f} MB{extra}", flush=True)
+                    print(
+                        f"round {round_ + 1} {queue_type:7} {flavor:4}: {got['rate']:8.0f} "
+                        f"jobs/s, published {got['published']:6.0f}/s, worker peak "
+                        f"{got['peak_mb']:.0f} MB{extra}",
+                        flush=True,
+                    )
 
         def median(queue_type: str, flavor: str, key: str) -> float:
             return statistics.median(r[key] for r in figures[(queue_type, flavor)])
 
-        print(f"\n{args.jobs} no-op jobs, {args.processes} processes x {args.threads} threads, "
-              f"median of {args.rounds} rounds, load average {os.getloadavg()[0]:.2f}")
-        print(f"{'queue type':10} {'flavor':22} {'jobs/s':>8} {'published/s':>12} "
-              f"{'peak MB':>8}")
+        print(
+            f"\n{args.jobs} no-op jobs, {args.processes} processes x {args.threads} threads, "
+            f"median of {args.rounds} rounds, load average {os.getloadavg()[0]:.2f}"
+        )
+        print(f"{'queue type':10} {'flavor':22} {'jobs/s':>8} {'published/s':>12} {'peak MB':>8}")
         for queue_type in queue_types:
             for flavor, label in (("bare", "bare Dramatiq"), ("ours", "our middleware stack")):
-                print(f"{queue_type:10} {label:22} {median(queue_type, flavor, 'rate'):8.0f} "
-                      f"{median(queue_type, flavor, 'published'):12.0f} "
-                      f"{median(queue_type, flavor, 'peak_mb'):8.0f}")
+                print(
+                    f"{queue_type:10} {label:22} {median(queue_type, flavor, 'rate'):8.0f} "
+                    f"{median(queue_type, flavor, 'published'):12.0f} "
+                    f"{median(queue_type, flavor, 'peak_mb'):8.0f}"
+                )
             bare, ours = (median(queue_type, f, "rate") for f in ("bare", "ours"))
             print(f"{queue_type:10} {'ratio ours / bare':22} {ours / bare:8.1%}")
         if len(queue_types) == 2:

@@ -193,6 +193,27 @@ def test_a_sender_with_quorum_against_classic_queues_gets_the_same_advice(
 
 
 @pytest.mark.usefixtures("stub_after")
+def test_listed_order_keeps_the_first_node_first_and_random_spreads() -> None:
+    from yoked_actors.broker import amqp_urls
+
+    nodes = "amqp://u:p@rabbit-1/,amqp://u:p@rabbit-2/,amqp://u:p@rabbit-3/"
+    listed = load_settings({"RABBITMQ_URL": nodes, "RABBITMQ_NODE_ORDER": "listed"})
+    assert {amqp_urls(listed)[0] for _ in range(20)} == {
+        "amqp://u:p@rabbit-1/?heartbeat=30&blocked_connection_timeout=60&connection_attempts=3"
+        "&retry_delay=1&socket_timeout=10"
+    }
+    spread = load_settings({"RABBITMQ_URL": nodes})
+    assert spread.rabbitmq_node_order == "random"
+    firsts = {amqp_urls(spread)[0].split("/")[2] for _ in range(60)}
+    assert firsts == {"u:p@rabbit-1", "u:p@rabbit-2", "u:p@rabbit-3"}
+    orders = {tuple(u.split("/")[2] for u in amqp_urls(spread)) for _ in range(60)}
+    assert orders <= {
+        ("u:p@rabbit-1", "u:p@rabbit-2", "u:p@rabbit-3"),
+        ("u:p@rabbit-2", "u:p@rabbit-3", "u:p@rabbit-1"),
+        ("u:p@rabbit-3", "u:p@rabbit-1", "u:p@rabbit-2"),
+    }
+
+
 def test_a_node_list_fails_over_to_the_node_that_answers(clean_db: str, vhost_url: str) -> None:
     host = RABBITMQ_HOST.split(":")[0]
     vhost = vhost_url.rsplit("/", 1)[1]
@@ -214,6 +235,7 @@ def test_a_node_list_fails_over_to_the_node_that_answers(clean_db: str, vhost_ur
     ("env", "expected"),
     [
         ({"RABBITMQ_QUEUE_TYPE": "mirrored"}, "RABBITMQ_QUEUE_TYPE='mirrored' is invalid"),
+        ({"RABBITMQ_NODE_ORDER": "first"}, "RABBITMQ_NODE_ORDER='first' is invalid"),
         (
             {"RABBITMQ_URL": "amqp://a/,http://b/"},
             "RABBITMQ_URL='amqp://a/,http://b/' is invalid ('http://b/' is not an amqp://",

@@ -122,8 +122,10 @@ def middleware_stack(settings: Settings, *, metrics: bool = False) -> list[Middl
 
 def amqp_urls(settings: Settings) -> list[str]:
     """The nodes of ``RABBITMQ_URL`` with :data:`AMQP_DEFAULTS`, starting at a random one
-    (yoked_actors/rabbitmq.py: how a connection fails over to the next)."""
-    return ordered_nodes([amqp_url_with_defaults(url) for url in settings.rabbitmq_urls])
+    unless ``RABBITMQ_NODE_ORDER=listed`` (yoked_actors/rabbitmq.py: how a connection fails
+    over to the next)."""
+    urls = [amqp_url_with_defaults(url) for url in settings.rabbitmq_urls]
+    return urls if settings.rabbitmq_node_order == "listed" else ordered_nodes(urls)
 
 
 def rabbitmq_broker(settings: Settings, middleware: list[Middleware]) -> TypedRabbitmqBroker:

@@ -20,7 +20,8 @@ the retry policy; :data:`QUORUM_DELIVERY_LIMIT` is set so high that it never doe
 refuses negative values, so "unlimited" is spelled as a large number).
 
 **Several nodes.** ``RABBITMQ_URL`` may list one URL per node, comma-separated. Each broker
-starts at a random node of the list (connections spread over the cluster) and pika tries the
+starts at a random node of the list (connections spread over the cluster; with
+``RABBITMQ_NODE_ORDER=listed``, at the first) and pika tries the
 next one when a node refuses or drops the connection; the whole list is tried
 ``connection_attempts`` times with ``retry_delay`` seconds between rounds. Dramatiq's consumers
 reconnect after ``dramatiq_restart_delay`` (3 s), the scheduler and the outbox relay back off on

@@ -88,6 +88,10 @@ class Settings:
     #: ``RABBITMQ_QUEUE_TYPE``: "classic" (the default when unset) or "quorum" (replicated on a
     #: cluster; the production recommendation, docs/broker.md).
     rabbitmq_queue_type: str = "classic"
+    #: ``RABBITMQ_NODE_ORDER``: "random" (default: each process starts at a random node of
+    #: ``RABBITMQ_URL``, spreading connections) or "listed" (the first node first, e.g. the one
+    #: in the process's own zone; the others on failure).
+    rabbitmq_node_order: str = "random"
 
     @property
     def rabbitmq_urls(self) -> list[str]:
@@ -224,6 +228,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         moderation_provider=load_moderation_provider_settings(env),
         rabbitmq_queue_type=_read(
             env, "RABBITMQ_QUEUE_TYPE", _one_of("classic", "quorum"), "classic", "quorum"
+        ),
+        rabbitmq_node_order=_read(
+            env, "RABBITMQ_NODE_ORDER", _one_of("random", "listed"), "random", "listed"
         ),
     )
 

@@ -48,8 +48,12 @@ class ClusterNode(PrivateRabbit):
         )
 
     def kill9(self) -> None:
+        """SIGKILL the node's Erlang VM (its pid from the node's pid file: the server script
+        drops privileges, so the VM is not in the script's process group), then the script."""
         assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
+        os.kill(int((self.root / "pid").read_text().strip()), signal.SIGKILL)
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
         self.process = None
         wait_until(lambda: not self._accepting(), 30, f"{self.node} gone")

@@ -2,10 +2,11 @@
 
 While a producer publishes 2,000 jobs continuously (publisher confirms, ``RABBITMQ_URL`` listing
 the three nodes), the outbox relay publishes rows inserted with plain SQL, and two worker
-processes consume, the node leading the job queue is killed with SIGKILL and started again
-later. Every accepted job's effect must be present exactly once, the queue must end empty, and
-producers and workers must be back within 10 s of the kill: the longest pause between two
-confirmed sends and between two applied effects after the kill is measured and printed.
+processes consume, the node leading the job queue — the node the producer, the relay and one
+worker are connected to — is killed with SIGKILL and started again later. Every accepted job's
+effect must be present exactly once, the queue must end empty, and producers and workers must be
+back within 10 s of the kill: the longest pause between two confirmed sends and between two
+applied effects after the kill is measured and printed.
 """
 
 from __future__ import annotations
@@ -71,8 +72,12 @@ def test_leader_node_killed_while_publishing_and_consuming(
     outbox_keys = {f"outbox-{i:03d}" for i in range(OUTBOX_ROWS)}
     previous_broker = dramatiq.get_broker()
     with rabbit_cluster(3) as cluster:
-        env = {"DATABASE_URL": database_url, "RABBITMQ_URL": cluster.rabbitmq_url}
-        settings = load_settings({**env, "RABBITMQ_QUEUE_TYPE": "quorum"})
+        # The producer, the relay and worker 1 start at node 1 (RABBITMQ_NODE_ORDER=listed),
+        # where the queue is declared: its leader, the node killed below. They must fail over;
+        # worker 2 starts at a random node.
+        listed = {"RABBITMQ_QUEUE_TYPE": "quorum", "RABBITMQ_NODE_ORDER": "listed"}
+        env = {"DATABASE_URL": database_url, "RABBITMQ_URL": cluster.rabbitmq_url, **listed}
+        settings = load_settings(env)
         producer = rabbitmq_broker(settings, [])
         producer.declare_queue(FAULT_QUEUE, ensure=True)
         relay_broker = rabbitmq_broker(settings, middleware_stack(settings))
@@ -125,7 +130,7 @@ def test_leader_node_killed_while_publishing_and_consuming(
         try:
             with (
                 worker_process(
-                    database_url, cluster.rabbitmq_url, tmp_path / "w1.log", **quorum
+                    database_url, cluster.rabbitmq_url, tmp_path / "w1.log", **listed
                 ) as w1,
                 worker_process(
                     database_url, cluster.rabbitmq_url, tmp_path / "w2.log", **quorum
@@ -133,6 +138,7 @@ def test_leader_node_killed_while_publishing_and_consuming(
             ):
                 leader, members = cluster.queue_members(FAULT_QUEUE, cluster.nodes[0])
                 assert len(members) == 3, members
+                assert leader == cluster.nodes[0].node  # declared there: it leads the queue
                 for thread in threads:
                     thread.start()
                 wait_until(lambda: len(accepted) >= 400, 120, "400 jobs sent before the kill")
