@@ -177,6 +177,17 @@ def test_a_quorum_worker_on_classic_queues_stops_and_says_how_to_migrate(
     assert "docs/broker.md" in started.stderr
     assert queues(vhost_url)["maintenance"]["type"] == "classic"  # nothing was changed
 
+    # The documented migration: the queues are empty (drained), delete them, redeclare.
+    vhost = vhost_url.rsplit("/", 1)[1]
+    listed = rabbitmqctl("list_queues", "-p", vhost, "name", "messages", "--formatter", "json")
+    assert {q["name"]: q["messages"] for q in json.loads(listed)}["maintenance"] == 0
+    for name in ("maintenance", "maintenance.DQ", "maintenance.XQ"):
+        rabbitmqctl("delete_queue", "-p", vhost, name)
+    quorum = TypedRabbitmqBroker(queue_type="quorum", url=vhost_url, middleware=[])
+    quorum.declare_queue("maintenance", ensure=True)
+    quorum.close()
+    assert queues(vhost_url)["maintenance"]["type"] == "quorum"
+
 
 def test_a_sender_with_quorum_against_classic_queues_gets_the_same_advice(
     vhost_url: str,
@@ -246,3 +257,26 @@ def test_bad_broker_settings_name_the_variable(env: dict[str, str], expected: st
     with pytest.raises(SettingsError, match=None) as raised:
         load_settings(env)
     assert expected in str(raised.value)
+
+
+def test_the_documented_settings_and_compose_cluster_are_what_the_code_reads() -> None:
+    doc = (REPO / "docs/broker.md").read_text()
+    block = doc.split("```sh\n", 1)[1].split("```", 1)[0]
+    env = dict(line.split("=", 1) for line in block.strip().splitlines())
+    settings = load_settings(env)
+    assert settings.rabbitmq_queue_type == "quorum"
+    assert [u.split("@")[1] for u in settings.rabbitmq_urls] == [
+        "rabbit-1:5672/",
+        "rabbit-2:5672/",
+        "rabbit-3:5672/",
+    ]
+    import yaml
+
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    cluster = {n for n, s in compose["services"].items() if "cluster" in s.get("profiles", [])}
+    assert cluster == {"rabbit-1", "rabbit-2", "rabbit-3"}
+    for name in cluster:
+        script = compose["services"][name]["command"][2]
+        assert all(f"nodes.{i} = rabbit@rabbit-{i}" in script for i in (1, 2, 3))
+        assert compose["services"][name]["hostname"] == name
+    assert "RABBITMQ_ERLANG_COOKIE=" in (REPO / ".env.example").read_text()
