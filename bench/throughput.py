@@ -54,23 +54,18 @@ def _worker(
     peak_kb: Any,
 ) -> None:
     import resource
-    import threading
 
     import dramatiq
     from dramatiq import Middleware, Worker
 
     from yoked_actors.rabbitmq import TypedRabbitmqBroker
 
-    lock = threading.Lock()
-    local = [0]
-
     class CountAcks(Middleware):
+        # Every ack counted at once: the run ends when all are acknowledged (a queue's message
+        # count leaves out delivered-but-unacknowledged messages, so "empty" is not "done").
         def after_ack(self, broker: Any, message: Any) -> None:
-            with lock:
-                local[0] += 1
-                if local[0] % 50 == 0:
-                    with acked.get_lock():
-                        acked.value += 50
+            with acked.get_lock():
+                acked.value += 1
 
     if flavor == "bare":
         broker = TypedRabbitmqBroker(queue_type=queue_type, url=amqp)
@@ -103,8 +98,6 @@ def _worker(
     worker.start()
     stop.wait()
     worker.stop()
-    with acked.get_lock():
-        acked.value += local[0] % 50
     with peak_kb.get_lock():
         peak_kb.value = max(peak_kb.value, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     if flavor != "bare":
@@ -176,10 +169,8 @@ def run_once(
         ready.acquire()
     start = time.perf_counter()
     go.set()
-    while acked.value < jobs - 50 * processes:
+    while acked.value < jobs:
         time.sleep(0.005)
-    # The remainders (< 50 per process) are counted at stop; wait until the queue is empty so
-    # no message is left unprocessed when the workers stop.
     _wait_until_drained(amqp, queue_type)
     elapsed = time.perf_counter() - start
     done = acked.value
