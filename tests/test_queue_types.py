@@ -21,7 +21,6 @@ from urllib.parse import quote
 
 import pytest
 from common_support import wait_until
-from conftest import RABBITMQ_HOST, RUN_ID
 from sqlalchemy import select
 
 from yoked_actors.broker import build_broker, declare_queues, use_broker
@@ -35,6 +34,8 @@ from yoked_actors.settings import load_settings
 YOKED = [sys.executable, "-m", "yoked_actors"]
 REPO = Path(__file__).resolve().parents[1]
 SEVEN_DAYS_MS = 7 * 86_400_000
+#: The shared node, as tests/conftest.py reads it.
+RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -46,7 +47,7 @@ def rabbitmqctl(*args: str) -> str:
 @pytest.fixture
 def vhost_url() -> Iterator[str]:
     """A vhost of this test's own, deleted at the end."""
-    vhost = f"yoked_test_{RUN_ID}_{uuid.uuid4().hex[:4]}"
+    vhost = f"yoked_test_{os.getpid()}_q{uuid.uuid4().hex[:6]}"
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     yield f"amqp://guest:guest@{RABBITMQ_HOST}/{quote(vhost, safe='')}"

@@ -202,6 +202,9 @@ def declare_queues(broker: Broker) -> None:
         logger.warning(
             "queues not declared at start: RabbitMQ unreachable (%s)", type(error).__name__
         )
+    finally:
+        # This thread sends nothing afterwards: an idle connection would miss its heartbeats.
+        del broker.connection
 
 
 def setup_broker(settings: Settings | None = None, *, metrics: bool = False) -> Broker:
