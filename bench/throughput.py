@@ -9,8 +9,13 @@ policy, time limits... The time until the run history holds every run is printed
 Rounds alternate bare / ours to spread the noise of a shared 2-core machine; medians are printed
 with the ratio (target: ours >= 70 % of bare).
 
+``--queue-type classic|quorum|both`` declares the queues as RABBITMQ_QUEUE_TYPE would
+(yoked_actors/rabbitmq.py); ``both`` measures the two side by side in one run, each in a vhost of
+its own. The publish rate (one message at a time, with publisher confirms, as our producers
+send) and the workers' peak memory are printed as well.
+
 Usage: .venv/bin/python bench/throughput.py [--jobs 20000] [--processes 2] [--threads 8]
-       [--rounds 2]
+       [--rounds 2] [--queue-type classic|quorum|both]
 Servers: TEST_DATABASE_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres) and
 TEST_RABBITMQ_HOST (default 127.0.0.1:5672, guest/guest); a scratch database and vhost are
 created and dropped.
@@ -36,37 +41,49 @@ RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
 QUEUE = "bench"
 
 
-def _worker(flavor: str, amqp: str, database_url: str, threads: int, ready: Any, go: Any,
-            stop: Any, acked: Any) -> None:
-    import threading
+def _worker(
+    flavor: str,
+    amqp: str,
+    database_url: str,
+    threads: int,
+    ready: Any,
+    go: Any,
+    stop: Any,
+    acked: Any,
+    queue_type: str,
+    peak_kb: Any,
+) -> None:
+    import resource
 
     import dramatiq
     from dramatiq import Middleware, Worker
-    from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-    lock = threading.Lock()
-    local = [0]
+    from yoked_actors.rabbitmq import TypedRabbitmqBroker
 
     class CountAcks(Middleware):
+        # Every ack counted at once: the run ends when all are acknowledged (a queue's message
+        # count leaves out delivered-but-unacknowledged messages, so "empty" is not "done").
         def after_ack(self, broker: Any, message: Any) -> None:
-            with lock:
-                local[0] += 1
-                if local[0] % 50 == 0:
-                    with acked.get_lock():
-                        acked.value += 50
+            with acked.get_lock():
+                acked.value += 1
 
     if flavor == "bare":
-        broker = RabbitmqBroker(url=amqp)
+        broker = TypedRabbitmqBroker(queue_type=queue_type, url=amqp)
     else:
         from yoked_actors import db
         from yoked_actors.broker import middleware_stack
         from yoked_actors.settings import load_settings
 
-        settings = load_settings({"DATABASE_URL": database_url, "RABBITMQ_URL": amqp,
-                                  "METRICS_PORT": "0"})
+        settings = load_settings(
+            {"DATABASE_URL": database_url, "RABBITMQ_URL": amqp, "METRICS_PORT": "0"}
+        )
         db.configure(settings, url=database_url)
-        broker = RabbitmqBroker(url=amqp, confirm_delivery=True,
-                                middleware=middleware_stack(settings))
+        broker = TypedRabbitmqBroker(
+            queue_type=queue_type,
+            url=amqp,
+            confirm_delivery=True,
+            middleware=middleware_stack(settings),
+        )
     broker.add_middleware(CountAcks())
     dramatiq.set_broker(broker)
 
@@ -81,8 +98,8 @@ def _worker(flavor: str, amqp: str, database_url: str, threads: int, ready: Any,
     worker.start()
     stop.wait()
     worker.stop()
-    with acked.get_lock():
-        acked.value += local[0] % 50
+    with peak_kb.get_lock():
+        peak_kb.value = max(peak_kb.value, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     if flavor != "bare":
         from yoked_actors.runs.recorder import RECORDER
 
@@ -90,22 +107,32 @@ def _worker(flavor: str, amqp: str, database_url: str, threads: int, ready: Any,
     broker.close()
 
 
-def _publish(amqp: str, jobs: int) -> None:
+def _publish(amqp: str, jobs: int, queue_type: str) -> float:
+    """Publish ``jobs`` messages one at a time with confirms; returns messages/s."""
     import dramatiq
-    from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-    broker = RabbitmqBroker(url=amqp, middleware=[])
+    from yoked_actors.rabbitmq import TypedRabbitmqBroker
+
+    broker = TypedRabbitmqBroker(
+        queue_type=queue_type, url=amqp, confirm_delivery=True, middleware=[]
+    )
     broker.declare_queue(QUEUE, ensure=True)
+    start = time.perf_counter()
     for i in range(jobs):
-        broker.enqueue(dramatiq.Message(queue_name=QUEUE, actor_name="bench.noop", args=(),
-                                        kwargs={"i": i}, options={}))
+        broker.enqueue(
+            dramatiq.Message(
+                queue_name=QUEUE, actor_name="bench.noop", args=(), kwargs={"i": i}, options={}
+            )
+        )
+    rate = jobs / (time.perf_counter() - start)
     broker.close()
+    return rate
 
 
-def _wait_until_drained(amqp: str) -> None:
-    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+def _wait_until_drained(amqp: str, queue_type: str) -> None:
+    from yoked_actors.rabbitmq import TypedRabbitmqBroker
 
-    broker = RabbitmqBroker(url=amqp, middleware=[])
+    broker = TypedRabbitmqBroker(queue_type=queue_type, url=amqp, middleware=[])
     try:
         while sum(broker.get_queue_message_counts(QUEUE)) > 0:
             time.sleep(0.005)
@@ -113,32 +140,44 @@ def _wait_until_drained(amqp: str) -> None:
         broker.close()
 
 
-def run_once(flavor: str, amqp: str, database_url: str, jobs: int, processes: int,
-             threads: int) -> tuple[float, float | None]:
-    """(jobs/s, seconds after the last ack until job_runs held every run, for "ours")."""
-    _publish(amqp, jobs)
+def run_once(
+    flavor: str,
+    amqp: str,
+    database_url: str,
+    jobs: int,
+    processes: int,
+    threads: int,
+    queue_type: str,
+) -> dict[str, float]:
+    """jobs/s consumed, messages/s published, the workers' peak RSS (MB), and for "ours" the
+    seconds after the last ack until job_runs held every run."""
+    published = _publish(amqp, jobs, queue_type)
     ctx = mp.get_context("spawn")
     ready, go, stop = ctx.Semaphore(0), ctx.Event(), ctx.Event()
     acked = ctx.Value("q", 0)
-    children = [ctx.Process(target=_worker, args=(flavor, amqp, database_url, threads, ready, go,
-                                                  stop, acked)) for _ in range(processes)]
+    peak_kb = ctx.Value("q", 0)
+    children = [
+        ctx.Process(
+            target=_worker,
+            args=(flavor, amqp, database_url, threads, ready, go, stop, acked, queue_type, peak_kb),
+        )
+        for _ in range(processes)
+    ]
     for child in children:
         child.start()
     for _ in children:
         ready.acquire()
     start = time.perf_counter()
     go.set()
-    while acked.value < jobs - 50 * processes:
+    while acked.value < jobs:
         time.sleep(0.005)
-    # The remainders (< 50 per process) are counted at stop; wait until the queue is empty so
-    # no message is left unprocessed when the workers stop.
-    _wait_until_drained(amqp)
+    _wait_until_drained(amqp, queue_type)
     elapsed = time.perf_counter() - start
     done = acked.value
     stop.set()
     for child in children:
         child.join()
-    lag = None
+    lag = 0.0
     if flavor == "ours":
         with psycopg.connect(database_url.replace("+psycopg", "")) as connection:
             recorded = connection.execute(
@@ -147,7 +186,12 @@ def run_once(flavor: str, amqp: str, database_url: str, jobs: int, processes: in
             connection.execute("TRUNCATE job_runs")
         lag = time.perf_counter() - start - elapsed
         assert recorded is not None and recorded[0] >= jobs, f"run history has {recorded}"
-    return done / elapsed, lag
+    return {
+        "rate": done / elapsed,
+        "published": published,
+        "peak_mb": peak_kb.value / 1024,
+        "lag": lag,
+    }
 
 
 def main() -> None:
@@ -156,37 +200,74 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--queue-type", choices=("classic", "quorum", "both"), default="classic")
     args = parser.parse_args()
+    queue_types = ["classic", "quorum"] if args.queue_type == "both" else [args.queue_type]
 
     name = f"yoked_bench_{os.getpid()}_{uuid.uuid4().hex[:4]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-                   check=True)
-    database_url = ADMIN_URL.rsplit("/", 1)[0].replace(
-        "postgresql://", "postgresql+psycopg://") + "/" + name
-    amqp = f"amqp://guest:guest@{RABBITMQ_HOST}/{name}"
+    vhosts = {queue_type: f"{name}_{queue_type}" for queue_type in queue_types}
+    for vhost in vhosts.values():
+        subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True)
+        subprocess.run(
+            ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+            check=True,
+        )
+    database_url = (
+        ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+    )
     try:
         from yoked_actors import migrate
 
         migrate.upgrade(database_url)
-        figures: dict[str, list[float]] = {"bare": [], "ours": []}
+        figures: dict[tuple[str, str], list[dict[str, float]]] = {}
         for round_ in range(args.rounds):
+            for queue_type in queue_types:
+                amqp = f"amqp://guest:guest@{RABBITMQ_HOST}/{vhosts[queue_type]}"
+                for flavor in ("bare", "ours"):
+                    got = run_once(
+                        flavor,
+                        amqp,
+                        database_url,
+                        args.jobs,
+                        args.processes,
+                        args.threads,
+                        queue_type,
+                    )
+                    figures.setdefault((queue_type, flavor), []).append(got)
+                    extra = f", every run recorded {got['lag']:.2f} s later" if got["lag"] else ""
+                    print(
+                        f"round {round_ + 1} {queue_type:7} {flavor:4}: {got['rate']:8.0f} "
+                        f"jobs/s, published {got['published']:6.0f}/s, worker peak "
+                        f"{got['peak_mb']:.0f} MB{extra}",
+                        flush=True,
+                    )
+
+        def median(queue_type: str, flavor: str, key: str) -> float:
+            return statistics.median(r[key] for r in figures[(queue_type, flavor)])
+
+        print(
+            f"\n{args.jobs} no-op jobs, {args.processes} processes x {args.threads} threads, "
+            f"median of {args.rounds} rounds, load average {os.getloadavg()[0]:.2f}"
+        )
+        print(f"{'queue type':10} {'flavor':22} {'jobs/s':>8} {'published/s':>12} {'peak MB':>8}")
+        for queue_type in queue_types:
+            for flavor, label in (("bare", "bare Dramatiq"), ("ours", "our middleware stack")):
+                print(
+                    f"{queue_type:10} {label:22} {median(queue_type, flavor, 'rate'):8.0f} "
+                    f"{median(queue_type, flavor, 'published'):12.0f} "
+                    f"{median(queue_type, flavor, 'peak_mb'):8.0f}"
+                )
+            bare, ours = (median(queue_type, f, "rate") for f in ("bare", "ours"))
+            print(f"{queue_type:10} {'ratio ours / bare':22} {ours / bare:8.1%}")
+        if len(queue_types) == 2:
             for flavor in ("bare", "ours"):
-                rate, lag = run_once(flavor, amqp, database_url, args.jobs, args.processes,
-                                     args.threads)
-                figures[flavor].append(rate)
-                extra = "" if lag is None else f", every run recorded {lag:.2f} s later"
-                print(f"round {round_ + 1} {flavor:4}: {rate:8.0f} jobs/s{extra}", flush=True)
-        bare, ours = (statistics.median(figures[f]) for f in ("bare", "ours"))
-        print(f"\n{args.jobs} no-op jobs, {args.processes} processes x {args.threads} threads, "
-              f"median of {args.rounds} rounds")
-        print(f"bare Dramatiq:           {bare:8.0f} jobs/s")
-        print(f"our middleware stack:    {ours:8.0f} jobs/s")
-        print(f"ratio ours / bare:       {ours / bare:8.1%}")
+                ratio = median("quorum", flavor, "rate") / median("classic", flavor, "rate")
+                print(f"quorum / classic ({flavor}): {ratio:.1%} of the consume rate")
     finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
+        for vhost in vhosts.values():
+            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False)
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -25,7 +25,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
 from dramatiq import Broker, Middleware
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -36,6 +35,7 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from yoked_actors.errors import BROKER_ERRORS
 from yoked_actors.jobs import JOBS, Job, bind_new_jobs_with
 from yoked_actors.logs import install_job_log_policy, quiet_actor_logger
 from yoked_actors.middleware.database import DatabaseLifecycle
@@ -48,6 +48,7 @@ from yoked_actors.middleware.retry_policy import (
 )
 from yoked_actors.middleware.run_history import RunHistory
 from yoked_actors.middleware.scheduled_fires import ScheduledFires
+from yoked_actors.rabbitmq import TypedRabbitmqBroker, ordered_nodes
 from yoked_actors.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -119,16 +120,31 @@ def middleware_stack(settings: Settings, *, metrics: bool = False) -> list[Middl
     return stack
 
 
+def amqp_urls(settings: Settings) -> list[str]:
+    """The nodes of ``RABBITMQ_URL`` with :data:`AMQP_DEFAULTS`, starting at a random one
+    unless ``RABBITMQ_NODE_ORDER=listed`` (yoked_actors/rabbitmq.py: how a connection fails
+    over to the next)."""
+    urls = [amqp_url_with_defaults(url) for url in settings.rabbitmq_urls]
+    return urls if settings.rabbitmq_node_order == "listed" else ordered_nodes(urls)
+
+
+def rabbitmq_broker(settings: Settings, middleware: list[Middleware]) -> TypedRabbitmqBroker:
+    """RabbitMQ with publisher confirms over every node of ``RABBITMQ_URL``, declaring its
+    queues as ``RABBITMQ_QUEUE_TYPE``."""
+    return TypedRabbitmqBroker(
+        queue_type=settings.rabbitmq_queue_type,
+        url=amqp_urls(settings),
+        confirm_delivery=True,  # send() returns only once RabbitMQ has the message
+        middleware=middleware,
+    )
+
+
 def build_broker(settings: Settings | None = None, *, metrics: bool = False) -> Broker:
-    """A new broker for the settings: RabbitMQ with publisher confirms, or the stub."""
+    """A new broker for the settings: RabbitMQ (:func:`rabbitmq_broker`), or the stub."""
     settings = settings or get_settings()
     middleware = middleware_stack(settings, metrics=metrics)
     if settings.rabbitmq_url:
-        return RabbitmqBroker(
-            url=amqp_url_with_defaults(settings.rabbitmq_url),
-            confirm_delivery=True,  # send() returns only once RabbitMQ has the message
-            middleware=middleware,
-        )
+        return rabbitmq_broker(settings, middleware)
     return StubBroker(middleware=middleware)
 
 
@@ -170,6 +186,25 @@ def use_broker(broker: Broker) -> Broker:
     bind_new_jobs_with(lambda declared: bind_job(declared, broker))
     logger.debug("%d jobs bound to %s", len(JOBS), type(broker).__name__)
     return broker
+
+
+def declare_queues(broker: Broker) -> None:
+    """Declare every bound job's queues on RabbitMQ now (a worker at start), so that queues of
+    another type stop the process with :class:`~yoked_actors.rabbitmq.QueueTypeMismatch`, whose
+    message says what to do. RabbitMQ being unreachable is not an error here: the consumers
+    declare the queues when they connect."""
+    if not isinstance(broker, TypedRabbitmqBroker):
+        return
+    try:
+        for queue in sorted(broker.get_declared_queues()):
+            broker.declare_queue(queue, ensure=True)
+    except BROKER_ERRORS as error:
+        logger.warning(
+            "queues not declared at start: RabbitMQ unreachable (%s)", type(error).__name__
+        )
+    finally:
+        # This thread sends nothing afterwards: an idle connection would miss its heartbeats.
+        del broker.connection
 
 
 def setup_broker(settings: Settings | None = None, *, metrics: bool = False) -> Broker:

@@ -14,6 +14,7 @@ from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL
 
 from yoked_actors.events import EVENTS, json_schema
 from yoked_actors.jobs import JOBS
+from yoked_actors.rabbitmq import QUEUE_TYPES, queue_arguments
 
 
 def _example_message(event_name: str) -> dict[str, object]:
@@ -57,6 +58,17 @@ def _field_rows(name: str) -> str:
             f"| `{field}` | {kind} | {'yes' if field in required else 'no'} | "
             f"{spec.get('description', '')} |"
         )
+    return "\n".join(rows)
+
+
+def _queue_rows() -> str:
+    rows = ["  | queue type | queue | arguments |", "  |---|---|---|"]
+    labels = {"<queue>": "`<queue>`", "<queue>.DQ": "`<queue>.DQ` (delayed retries)"}
+    for queue_type in QUEUE_TYPES:
+        for name, arguments in queue_arguments(queue_type, "<queue>").items():
+            label = labels.get(name, f"`{name}` (dead letters)")
+            shown = ", ".join(f"`{key}: {json.dumps(value)}`" for key, value in arguments.items())
+            rows.append(f"  | {queue_type} | {label} | {shown} |")
     return "\n".join(rows)
 
 
@@ -111,15 +123,21 @@ Example (`message.sent`):
   "not sent" (retry with the same `message_id`: the jobs are idempotent).
 - Queue declaration: workers declare their queues at start. A producer that declares the queue
   itself (so a message sent before any worker ever started is kept) must use exactly the
-  arguments Dramatiq uses, or RabbitMQ closes the channel with `PRECONDITION_FAILED`:
+  arguments the workers use, or RabbitMQ closes the channel with `PRECONDITION_FAILED`. They
+  depend on the deployment's queue type, `RABBITMQ_QUEUE_TYPE` (`classic` when unset; `quorum`
+  in production on a cluster, docs/broker.md); every queue is durable:
 
-  | queue | durable | arguments |
-  |---|---|---|
-  | `<queue>` | yes | `x-dead-letter-exchange: ""`, `x-dead-letter-routing-key: "<queue>.XQ"` |
-  | `<queue>.DQ` (delayed retries) | yes | same as `<queue>` |
-  | `<queue>.XQ` (dead letters) | yes | `x-message-ttl: {DEAD_MESSAGE_TTL}` ({days} days) |
+{_queue_rows()}
 
-  A producer needs only `<queue>`; the workers declare the other two.
+  A producer needs only `<queue>`; the workers declare the other two. Integer arguments are
+  AMQP integers (signed 32-bit), strings are long strings. `x-delivery-limit` is set high on
+  purpose: RabbitMQ 4 would otherwise apply 20, and a quorum queue must never dead-letter a
+  message our retry policy still holds.
+- Several nodes: `RABBITMQ_URL` may list one URL per node, comma-separated
+  (`amqp://u:p@rabbit-1:5672/,amqp://u:p@rabbit-2:5672/`). A producer connects to one of them
+  and, when it refuses or drops the connection, to the next with a short backoff; a message
+  counts as sent only once its publisher confirm arrived (resend it with the same `message_id`
+  otherwise).
 
 ## What happens to a bad message
 

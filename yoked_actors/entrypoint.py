@@ -13,8 +13,9 @@ from __future__ import annotations
 from dramatiq import Broker
 
 from yoked_actors.actors import load_actors
-from yoked_actors.broker import setup_broker
+from yoked_actors.broker import declare_queues, setup_broker
 from yoked_actors.logs import configure_logging
+from yoked_actors.rabbitmq import QueueTypeMismatch
 from yoked_actors.sentry import init_sentry
 from yoked_actors.settings import get_settings
 
@@ -22,8 +23,9 @@ from yoked_actors.settings import get_settings
 def start_worker_process() -> Broker:
     """Check the settings, set up logging and Sentry, declare every job, bind them to the broker.
 
-    A production process refuses to start half-configured (the error names the variable). Sentry
-    starts before the broker: its Dramatiq integration patches ``Broker.__init__``.
+    A production process refuses to start half-configured (the error names the variable), or
+    against queues of another type than ``RABBITMQ_QUEUE_TYPE`` (the error says how to migrate).
+    Sentry starts before the broker: its Dramatiq integration patches ``Broker.__init__``.
     """
     settings = get_settings()
     settings.require_database_url()
@@ -31,7 +33,13 @@ def start_worker_process() -> Broker:
     configure_logging(settings)
     init_sentry(settings)
     load_actors()
-    return setup_broker(settings, metrics=True)
+    broker = setup_broker(settings, metrics=True)
+    try:
+        declare_queues(broker)
+    except QueueTypeMismatch as error:
+        # One line that says what to do, instead of consumers retrying PRECONDITION_FAILED.
+        raise SystemExit(f"yoked worker: {error}") from None
+    return broker
 
 
 broker = start_worker_process()

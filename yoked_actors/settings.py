@@ -67,7 +67,8 @@ class Settings:
     #: SQLAlchemy URL of the PostgreSQL database shared with the API. None = not configured
     #: (only `yoked dev` accepts that: it starts an embedded PostgreSQL).
     database_url: str | None
-    #: AMQP URL of RabbitMQ. None = not configured (`yoked dev` then uses an in-process broker).
+    #: AMQP URL of RabbitMQ, or several, comma-separated, one per node of a cluster (see
+    #: :attr:`rabbitmq_urls`). None = not configured (`yoked dev` then uses an in-process broker).
     rabbitmq_url: str | None
     sentry_dsn: str | None
     environment: str
@@ -84,6 +85,18 @@ class Settings:
     metrics_port: int
     push: PushSettings
     moderation_provider: ModerationProviderSettings
+    #: ``RABBITMQ_QUEUE_TYPE``: "classic" (the default when unset) or "quorum" (replicated on a
+    #: cluster; the production recommendation, docs/broker.md).
+    rabbitmq_queue_type: str = "classic"
+    #: ``RABBITMQ_NODE_ORDER``: "random" (default: each process starts at a random node of
+    #: ``RABBITMQ_URL``, spreading connections) or "listed" (the first node first, e.g. the one
+    #: in the process's own zone; the others on failure).
+    rabbitmq_node_order: str = "random"
+
+    @property
+    def rabbitmq_urls(self) -> list[str]:
+        """Each node's URL from ``RABBITMQ_URL`` (``amqp://…@rabbit-1/,amqp://…@rabbit-2/``)."""
+        return split_amqp_urls(self.rabbitmq_url) if self.rabbitmq_url else []
 
     def require_database_url(self) -> str:
         """The database URL, or a SettingsError that says how to set it."""
@@ -161,10 +174,19 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+def split_amqp_urls(raw: str) -> list[str]:
+    """The URLs of a comma-separated list (a comma inside a password is written ``%2C``)."""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
 def _amqp_url(raw: str) -> str:
-    if not raw.startswith(("amqp://", "amqps://")):
+    urls = split_amqp_urls(raw)
+    if not urls:
         raise ValueError("must be an amqp:// or amqps:// URL")
-    return raw
+    for url in urls:
+        if not url.startswith(("amqp://", "amqps://")):
+            raise ValueError(f"{url.split('@')[-1]!r} is not an amqp:// or amqps:// URL")
+    return ",".join(urls)
 
 
 def _url(raw: str) -> str:
@@ -204,6 +226,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_port=_read(env, "METRICS_PORT", _non_negative_int, 9191, "9191"),
         push=load_push_settings(env),
         moderation_provider=load_moderation_provider_settings(env),
+        rabbitmq_queue_type=_read(
+            env, "RABBITMQ_QUEUE_TYPE", _one_of("classic", "quorum"), "classic", "quorum"
+        ),
+        rabbitmq_node_order=_read(
+            env, "RABBITMQ_NODE_ORDER", _one_of("random", "listed"), "random", "listed"
+        ),
     )
 
 

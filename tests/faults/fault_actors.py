@@ -1,11 +1,13 @@
 """The job the fault tests run in a real worker process (``dramatiq fault_entrypoint``).
 
 Its effect is a row keyed by the job's key, written with claim_once in the same transaction, and
-counting how often it was applied: ``applied > 1`` would be a duplicate effect.
+counting how often it was applied: ``applied > 1`` would be a duplicate effect; ``worker`` is the
+``FAULT_WORKER`` of the process that applied it (when the test set one).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from dramatiq.middleware import CurrentMessage
@@ -40,10 +42,10 @@ def apply_effect(payload: FaultPayload) -> dict[str, int]:
             time.sleep(payload.work_ms / 1000)
         session.execute(
             text(
-                "INSERT INTO fault_effects (key, applied) VALUES (:key, 1) "
+                "INSERT INTO fault_effects (key, applied, worker) VALUES (:key, 1, :worker) "
                 "ON CONFLICT (key) DO UPDATE SET applied = fault_effects.applied + 1"
             ),
-            {"key": payload.key},
+            {"key": payload.key, "worker": os.environ.get("FAULT_WORKER")},
         )
     return {"applied": 1}
 

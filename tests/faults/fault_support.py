@@ -202,7 +202,10 @@ class PrivatePostgres:
 def create_effects_table(database_url: str) -> None:
     with psycopg.connect(plain(database_url), autocommit=True) as connection:
         connection.execute("DROP TABLE IF EXISTS fault_effects")
-        connection.execute("CREATE TABLE fault_effects (key text PRIMARY KEY, applied int)")
+        connection.execute(
+            "CREATE TABLE fault_effects (key text PRIMARY KEY, applied int,"
+            " worker text, applied_at timestamptz DEFAULT clock_timestamp())"
+        )
         connection.execute("TRUNCATE job_runs, idempotency_keys")
 
 
@@ -212,6 +215,17 @@ def effects(database_url: str) -> dict[str, int]:
             return dict(connection.execute("SELECT key, applied FROM fault_effects").fetchall())
     except psycopg.OperationalError:
         return {}
+
+
+def applied_by(database_url: str, worker: str) -> list[float]:
+    """Unix times at which the worker process started with ``FAULT_WORKER=worker`` applied
+    effects."""
+    with psycopg.connect(plain(database_url)) as connection:
+        rows = connection.execute(
+            "SELECT extract(epoch FROM applied_at)::float8 FROM fault_effects WHERE worker = %s",
+            (worker,),
+        ).fetchall()
+    return [row[0] for row in rows]
 
 
 def run_rows(database_url: str, where: str = "TRUE") -> list[dict[str, Any]]:
