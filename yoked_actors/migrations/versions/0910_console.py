@@ -77,9 +77,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("schedule", name=op.f("pk_schedule_pauses")),
     )
     # A fire skipped because its schedule is paused is recorded, like a missed one.
-    op.drop_constraint("ck_schedule_fires_status", "schedule_fires", type_="check")
+    op.drop_constraint(op.f("ck_schedule_fires_status"), "schedule_fires", type_="check")
     op.create_check_constraint(
-        "ck_schedule_fires_status",
+        "status",
         "schedule_fires",
         "status IN ('claimed', 'enqueued', 'missed', 'paused')",
     )
@@ -120,9 +120,9 @@ def downgrade() -> None:
     ):
         op.drop_index(index, table_name="job_runs")
     op.execute("DELETE FROM schedule_fires WHERE status = 'paused'")
-    op.drop_constraint("ck_schedule_fires_status", "schedule_fires", type_="check")
+    op.drop_constraint(op.f("ck_schedule_fires_status"), "schedule_fires", type_="check")
     op.create_check_constraint(
-        "ck_schedule_fires_status", "schedule_fires", "status IN ('claimed', 'enqueued', 'missed')"
+        "status", "schedule_fires", "status IN ('claimed', 'enqueued', 'missed')"
     )
     op.drop_table("schedule_pauses")
     op.drop_index("ix_console_audit_at", table_name="console_audit")
