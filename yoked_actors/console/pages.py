@@ -134,8 +134,13 @@ def run_page(session: Session, run: JobRun) -> dict[str, Any]:
 
 
 def _expected_before(spec: Any, now: datetime) -> datetime | None:
-    fires = fires_between(spec, now - timedelta(days=8), now)
-    return fires[-1] if fires else None
+    """The latest fire due by ``now``: searched back an hour, then a day, then 8 days (cron
+    evaluation is Python; a frequent schedule has thousands of fires in 8 days)."""
+    for back in (timedelta(hours=1), timedelta(days=1), timedelta(days=8)):
+        fires = fires_between(spec, now - back, now)
+        if fires:
+            return fires[-1]
+    return None
 
 
 def schedule_rows(session: Session, now: datetime) -> list[dict[str, Any]]:
