@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
 from tests.common_support import wait_until
@@ -27,7 +29,7 @@ def test_operator_filters_opens_and_replays_a_run(console_server, browser, users
     assert len(browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 2
     browser.find_element(By.CSS_SELECTOR, "#f-status option[value=dead]").click()
     browser.find_element(By.ID, "apply").click()
-    assert "status=dead" in browser.current_url
+    WebDriverWait(browser, 10).until(expected_conditions.url_contains("status=dead"))
     rows = browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")
     assert len(rows) == 1 and "dead" in rows[0].text
     rows[0].find_element(By.TAG_NAME, "a").click()
