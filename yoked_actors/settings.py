@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TypeVar
 
@@ -61,6 +61,29 @@ class ModerationProviderSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """The operator console (``yoked console``)."""
+
+    #: ``RABBITMQ_MANAGEMENT_URL``: RabbitMQ's management HTTP API, with credentials
+    #: (``http://guest:guest@localhost:15672``). None = queue depths are not shown.
+    management_url: str | None
+    #: ``CONSOLE_PAGE_TIMEOUT_MS``: statement timeout of a page's read-only transaction.
+    page_timeout_ms: int
+    #: ``CONSOLE_SESSION_HOURS``: how long a login lasts.
+    session_hours: int
+
+
+def load_console_settings(env: Mapping[str, str]) -> ConsoleSettings:
+    return ConsoleSettings(
+        management_url=_read(
+            env, "RABBITMQ_MANAGEMENT_URL", _url, None, "http://guest:guest@localhost:15672"
+        ),
+        page_timeout_ms=_read(env, "CONSOLE_PAGE_TIMEOUT_MS", _positive_int, 5000, "5000"),
+        session_hours=_read(env, "CONSOLE_SESSION_HOURS", _positive_int, 12, "12"),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """The service's configuration. Build it with :func:`load_settings`."""
 
@@ -97,6 +120,9 @@ class Settings:
     def rabbitmq_urls(self) -> list[str]:
         """Each node's URL from ``RABBITMQ_URL`` (``amqp://…@rabbit-1/,amqp://…@rabbit-2/``)."""
         return split_amqp_urls(self.rabbitmq_url) if self.rabbitmq_url else []
+    console: ConsoleSettings = field(
+        default_factory=lambda: ConsoleSettings(None, page_timeout_ms=5000, session_hours=12)
+    )
 
     def require_database_url(self) -> str:
         """The database URL, or a SettingsError that says how to set it."""
@@ -232,6 +258,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rabbitmq_node_order=_read(
             env, "RABBITMQ_NODE_ORDER", _one_of("random", "listed"), "random", "listed"
         ),
+        console=load_console_settings(env),
     )
 
 

@@ -9,6 +9,7 @@ import click
 
 from yoked_actors.cli import (
     analytics,
+    console,
     database,
     dev,
     events,
@@ -40,3 +41,4 @@ main.add_command(events.contract)
 main.add_command(moderate.moderate)
 main.add_command(schedules.schedules)
 main.add_command(analytics.analytics)
+main.add_command(console.console)

@@ -6,6 +6,7 @@ One module per domain; add yours to the list below (Alembic and the test fixture
 
 from yoked_actors.models import (  # noqa: F401  (imported for their tables)
     analytics,  # daily_metrics
+    console,  # console users, sessions, audit
     contract,  # the API's tables (docs/data-contract.md)
     matching,  # generation runs, daily dispatches
     moderation,  # results, strikes

@@ -53,6 +53,20 @@ class JobRun(Base):
         Index("ix_job_runs_actor_updated", "actor", "updated_at"),
         Index("ix_job_runs_status_updated", "status", "updated_at"),
         Index("ix_job_runs_updated", "updated_at"),
+        # The console's runs page: keyset pages and its filters (migration 0910_console).
+        Index("ix_job_runs_updated_message", updated_at.desc(), message_id.desc()),
+        Index("ix_job_runs_queue_updated", "queue", "updated_at"),
+        Index(
+            "ix_job_runs_idempotency_key",
+            "idempotency_key",
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        Index("ix_job_runs_replay_of", "replay_of", postgresql_where=text("replay_of IS NOT NULL")),
+        Index(
+            "ix_job_runs_schedule_fire",
+            "schedule_fire",
+            postgresql_where=text("schedule_fire IS NOT NULL"),
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from yoked_actors.db import Base
 
-FIRE_STATUSES = ("claimed", "enqueued", "missed")
+FIRE_STATUSES = ("claimed", "enqueued", "missed", "paused")
 
 
 class ScheduleFire(Base):
@@ -22,7 +22,7 @@ class ScheduleFire(Base):
 
     __tablename__ = "schedule_fires"
     __table_args__ = (
-        CheckConstraint("status IN ('claimed', 'enqueued', 'missed')", name="status"),
+        CheckConstraint("status IN ('claimed', 'enqueued', 'missed', 'paused')", name="status"),
         Index("ix_schedule_fires_due_at", "due_at"),
         Index("ix_schedule_fires_status_due_at", "status", "due_at"),
     )
@@ -37,3 +37,15 @@ class ScheduleFire(Base):
     scheduler_id: Mapped[str | None] = mapped_column(Text)
     lateness_ms: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class SchedulePause(Base):
+    """A paused schedule: while its row exists the scheduler records its fires as ``paused``
+    instead of enqueueing them (set and cleared from the operator console)."""
+
+    __tablename__ = "schedule_pauses"
+
+    schedule: Mapped[str] = mapped_column(Text, primary_key=True)
+    paused_by: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    paused_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

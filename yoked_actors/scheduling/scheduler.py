@@ -296,6 +296,9 @@ class Scheduler:
         RabbitMQ has the message. Returns the message id; None if another scheduler has it."""
         key = fire_key(schedule.name, due_at)
         with db.session_scope() as session:
+            if store.is_paused(session, schedule.name):  # recorded as paused, not enqueued
+                store.record_paused(session, schedule, due_at, self.scheduler_id, now)
+                return None
             if not store.claim(
                 session,
                 schedule=schedule.name,

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from yoked_actors.models.scheduling import ScheduleFire
+from yoked_actors.models.scheduling import ScheduleFire, SchedulePause
 
 #: lateness_ms is an int4 column: clamp (about 24.8 days) rather than fail a write.
 _MAX_MS = 2**31 - 1
@@ -201,3 +202,29 @@ def list_fires(
         )
         for row in session.scalars(query.limit(limit))
     ]
+
+
+def is_paused(session: Session, schedule: str) -> bool:
+    """Whether an operator paused ``schedule`` (from the console)."""
+    return session.get(SchedulePause, schedule) is not None
+
+
+def record_paused(
+    session: Session, schedule: Any, due_at: datetime, scheduler_id: str, now: datetime
+) -> None:
+    """Record a fire of ``schedule`` (a :class:`~yoked_actors.schedules.Schedule`) skipped
+    because it is paused (unless that fire is already recorded)."""
+    session.execute(
+        insert(ScheduleFire)
+        .values(
+            schedule=schedule.name,
+            due_at=due_at,
+            actor=schedule.actor_name,
+            status="paused",
+            claimed_at=now,
+            scheduler_id=scheduler_id,
+            detail="schedule paused",
+            lateness_ms=milliseconds(now - due_at),
+        )
+        .on_conflict_do_nothing(index_elements=["schedule", "due_at"])
+    )
