@@ -23,8 +23,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from yoked_actors.dev_console import console_installed
-
 pytestmark = pytest.mark.slow
 
 YOKED = [sys.executable, "-m", "yoked_actors", "dev"]
@@ -168,18 +166,6 @@ def _interrupt(process: subprocess.Popen[str], lines: list[str]) -> str:
     return "".join(lines) + out
 
 
-@pytest.mark.skipif(console_installed(), reason="the console package is installed")
-def test_dev_without_the_console_says_so_and_ctrl_c_stops_everything(workdir: Path) -> None:
-    process, lines = _serve(workdir, "Ctrl-C stops everything")
-    assert any("console: console not installed" in line for line in lines)
-    assert _postgres_processes(workdir)
-    output = _interrupt(process, lines)
-    assert process.returncode == 0, output
-    assert "PostgreSQL stopped" in output
-    assert _postgres_processes(workdir) == []
-
-
-@pytest.mark.skipif(not console_installed(), reason="the console package is not installed")
 def test_dev_serves_the_console_with_a_local_operator_account(workdir: Path) -> None:
     process, lines = _serve(workdir, "Ctrl-C stops everything")
     console = next(line for line in lines if "console: http://" in line)

@@ -154,9 +154,7 @@ def run_dev(
             return _run_once(broker, worker, recorder, sink, clock(), echo)
         from yoked_actors.dev_console import start_console
 
-        stop_console = start_console(settings, DEV_DIR, echo)
-        if stop_console is not None:
-            stack.callback(stop_console)
+        stack.callback(start_console(settings, DEV_DIR, echo))
         return _serve_forever(echo)
     raise AssertionError("unreachable")  # pragma: no cover (mypy: the with block returns)
 

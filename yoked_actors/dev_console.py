@@ -1,18 +1,15 @@
 """The operator console in `yoked dev`: served on 127.0.0.1 with a ready-made local account.
 
-The console is the package ``yoked_actors.console``; `yoked dev` uses exactly two of its names:
-``yoked_actors.console.app.create_app(settings)`` (a Starlette app, served here with uvicorn)
-and ``yoked_actors.console.users.add_user(session, name, role, password)``. When the package is
-not installed, `yoked dev` says "console not installed" and runs without it.
+`yoked dev` uses two names of the console package: ``console.app.create_app(settings)`` (a
+Starlette app, served here with uvicorn) and ``console.users.add_user`` (which creates the user or
+resets its role and password).
 
 The account's name and password are kept in ``.yoked/console-operator`` (git-ignored, mode 0600)
-so each start prints the same ones; if that account cannot be created (it exists with another
-password), a new one with a fresh name is.
+so each start prints the same ones.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
 import socket
 import threading
@@ -24,16 +21,10 @@ from typing import Any
 from yoked_actors.db import session_scope
 from yoked_actors.settings import Settings
 
-CONSOLE_PACKAGE = "yoked_actors.console"
 #: The ready-made account's role in the console.
 OPERATOR_ROLE = "operator"
 OPERATOR_NAME = "operator"
 PREFERRED_PORT = 8088
-
-
-def console_installed() -> bool:
-    """Whether the console package can be imported."""
-    return importlib.util.find_spec(CONSOLE_PACKAGE) is not None
 
 
 def _port() -> int:
@@ -54,26 +45,17 @@ def operator_account(dev_dir: Path) -> tuple[str, str]:
         name, _, password = remembered.read_text().strip().partition(" ")
     else:
         name, password = OPERATOR_NAME, secrets.token_urlsafe(12)
-    try:
-        with session_scope() as session:
-            add_user(session, name, OPERATOR_ROLE, password)
-    except Exception:  # it exists: with the remembered password, or with an unknown one
-        if not remembered.exists():
-            name, password = f"{OPERATOR_NAME}-{secrets.token_hex(2)}", secrets.token_urlsafe(12)
-            with session_scope() as session:
-                add_user(session, name, OPERATOR_ROLE, password)
+    with session_scope() as session:
+        add_user(session, name, OPERATOR_ROLE, password)  # creates it, or resets its password
     dev_dir.mkdir(exist_ok=True)
     remembered.touch(mode=0o600)
     remembered.write_text(f"{name} {password}\n")
     return name, password
 
 
-def start_console(settings: Settings, dev_dir: Path, echo: Any) -> Callable[[], None] | None:
+def start_console(settings: Settings, dev_dir: Path, echo: Any) -> Callable[[], None]:
     """Serve the console in a thread and print its address and account; returns its stop
-    function, or None (after saying why) when the console is not installed."""
-    if not console_installed():
-        echo("  console: console not installed")
-        return None
+    function."""
     import uvicorn
 
     from yoked_actors.console.app import create_app
