@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dramatiq import Broker
 
-from yoked_actors.actors import load_actors
+from yoked_actors.actors import boot_actors, load_actors
 from yoked_actors.broker import setup_broker
 from yoked_actors.logs import configure_logging
 from yoked_actors.sentry import init_sentry
@@ -20,7 +20,8 @@ from yoked_actors.settings import get_settings
 
 
 def start_worker_process() -> Broker:
-    """Check the settings, set up logging and Sentry, declare every job, bind them to the broker.
+    """Check the settings, set up logging and Sentry, declare every job, run the actor modules'
+    boot hooks (the moderation models load here), bind the jobs to the broker.
 
     A production process refuses to start half-configured (the error names the variable). Sentry
     starts before the broker: its Dramatiq integration patches ``Broker.__init__``.
@@ -31,6 +32,7 @@ def start_worker_process() -> Broker:
     configure_logging(settings)
     init_sentry(settings)
     load_actors()
+    boot_actors()
     return setup_broker(settings, metrics=True)
 
 
