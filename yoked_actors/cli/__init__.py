@@ -14,6 +14,7 @@ from yoked_actors.cli import (
     events,
     messages,
     moderate,
+    moderation,
     outbox,
     processes,
     runs,
@@ -38,5 +39,6 @@ main.add_command(outbox.outbox)
 main.add_command(events.emit)
 main.add_command(events.contract)
 main.add_command(moderate.moderate)
+main.add_command(moderation.moderation)
 main.add_command(schedules.schedules)
 main.add_command(analytics.analytics)

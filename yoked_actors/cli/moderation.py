@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -60,9 +61,7 @@ def evaluate(corpus: Path, as_json: bool) -> None:
         return verdict.decision, verdict.categories
 
     test = training.evaluate(training.read_corpus(training.corpus_files(corpus / "test")), judge)
-    train = training.evaluate(
-        training.read_corpus(training.training_files(corpus)), judge
-    )
+    train = training.evaluate(training.read_corpus(training.training_files(corpus)), judge)
     overturns = _overturn_rates()
     if as_json:
         click.echo(
@@ -125,14 +124,80 @@ def rescan(since: str, dry_run: bool, batch: int) -> None:
 
         start = start.replace(tzinfo=UTC)
     totals: dict[str, int] = {}
-    with session_scope() as session:
-        for counts in review.rescan(session, start, dry_run=dry_run, batch=batch):
-            for key, value in counts.items():
-                totals[key] = totals.get(key, 0) + value
+    cursor = None
+    while True:
+        # One transaction per batch: a long rescan holds no locks and loses nothing if stopped.
+        with session_scope() as session:
+            counts, cursor = review.rescan_batch(
+                session, start, after=cursor, batch=batch, dry_run=dry_run
+            )
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + value
+        if cursor is None:
+            break
     prefix = "dry run: " if dry_run else ""
     click.echo(prefix + ", ".join(f"{key} {value}" for key, value in sorted(totals.items())))
 
 
+@moderation.group(name="review")
+def review_group() -> None:
+    """The human review queue: flagged and hidden messages, appeals, rescan findings."""
 
 
+@review_group.command(name="list")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def review_list(limit: int, as_json: bool) -> None:
+    """Open items, appeals first, then oldest first (no message text)."""
+    from yoked_actors.db import session_scope
+    from yoked_actors.moderation import review
 
+    with session_scope() as session:
+        items = review.queue(session, limit)
+    for item in items:
+        if as_json:
+            click.echo(json.dumps(item, default=str, sort_keys=True))
+        else:
+            flag = "appeal" if item["appealed"] else "-"
+            categories = ",".join(item["categories"]) or "-"
+            click.echo(
+                f"{item['message_id']}\t{item['subject']}\t{item['decision']}\t{categories}"
+                f"\t{flag}\t{item['created_at']:%Y-%m-%d %H:%M}"
+            )
+
+
+@review_group.command(name="show")
+@click.argument("message_id", type=click.UUID)
+def review_show(message_id: Any) -> None:
+    """The message (with its text), verdict, appeal, findings and decisions, as JSON."""
+    from yoked_actors.db import session_scope
+    from yoked_actors.moderation import review
+
+    with session_scope() as session:
+        found = review.details(session, message_id)
+    if found is None:
+        raise BadInput(f"no message or verdict {message_id}")
+    click.echo(json.dumps(found, default=str, indent=2, sort_keys=True))
+
+
+@review_group.command(name="decide")
+@click.argument("message_id", type=click.UUID)
+@click.argument("action", type=click.Choice(["uphold", "overturn"]))
+@click.option("--reason", required=True, help="Why: kept in the audit.")
+@click.option("--reviewer", required=True, help="Who decides: kept in the audit.")
+@click.option("--subject", default="verdict", show_default=True, help="verdict or rescan:<id>.")
+def review_decide(message_id: Any, action: str, reason: str, reviewer: str, subject: str) -> None:
+    """Uphold or overturn; overturning restores the message, strike and suspension once."""
+    from yoked_actors.db import session_scope
+    from yoked_actors.moderation import review
+
+    try:
+        with session_scope() as session:
+            decided = review.decide(
+                session, message_id, action, reason=reason, reviewer=reviewer, subject=subject
+            )
+    except review.ReviewError as error:
+        raise BadInput(str(error)) from None
+    state = "decided" if decided.applied else "already decided, nothing changed"
+    effects = ", ".join(f"{k} {str(v).lower()}" for k, v in sorted(decided.effects.items()))
+    click.echo(f"{decided.outcome} ({state}){': ' + effects if effects else ''}")

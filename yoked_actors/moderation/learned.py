@@ -21,6 +21,7 @@ boot (``warm_up``), so the first message does not pay for it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import threading
 import zlib
@@ -56,7 +57,7 @@ def hashed_features(text: str) -> tuple[np.ndarray, np.ndarray]:
             for start in range(max(1, len(padded) - size + 1)):
                 counts[_hash("c" + padded[start : start + size])] += 1
         counts[_hash("w " + word)] += 1
-    for first, second in zip(words, words[1:], strict=False):
+    for first, second in itertools.pairwise(words):
         counts[_hash(f"b {first} {second}")] += 1
     if not counts:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float64)
