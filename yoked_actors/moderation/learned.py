@@ -28,7 +28,7 @@ import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +46,27 @@ def _hash(feature: str) -> int:
     return zlib.crc32(feature.encode("utf-8")) & (HASH_BUCKETS - 1)
 
 
+@lru_cache(maxsize=1 << 16)
+def _word_buckets(word: str) -> tuple[int, ...]:
+    """The buckets of one word's character n-grams and of the word itself (words repeat a lot
+    in chat: cached)."""
+    padded = f" {word} "
+    buckets = [
+        _hash("c" + padded[start : start + size])
+        for size in (3, 4, 5)
+        for start in range(max(1, len(padded) - size + 1))
+    ]
+    buckets.append(_hash("w " + word))
+    return tuple(buckets)
+
+
 def hashed_features(text: str) -> tuple[np.ndarray, np.ndarray]:
     """(bucket indices, l2-normalised weights) of ``text``'s n-grams; empty for empty text."""
     text = text[:MAX_CHARS]
     counts: Counter[int] = Counter()
     words = text.split()
     for word in words:
-        padded = f" {word} "
-        for size in (3, 4, 5):
-            for start in range(max(1, len(padded) - size + 1)):
-                counts[_hash("c" + padded[start : start + size])] += 1
-        counts[_hash("w " + word)] += 1
+        counts.update(_word_buckets(word))
     for first, second in itertools.pairwise(words):
         counts[_hash(f"b {first} {second}")] += 1
     if not counts:
