@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from yoked_actors.cli import main
 from yoked_actors.moderation import learned, moderate, training
-from yoked_actors.moderation.decision import CATEGORIES, GRAVE
+from yoked_actors.moderation.decision import CATEGORIES
 
 HOSTILE = [
     ("threats", "i will break your legs in the parking lot"),
@@ -101,7 +101,6 @@ def test_yoked_moderation_eval_prints_test_and_training_figures(tmp_path: Path) 
     assert set(report["test"]["per_category"]) == {"threats", "hate", "drugs"}
     assert report["test"]["clean_false_alarms"] == 0.0
     assert 0.0 <= report["train"]["grave_hidden"] <= 1.0
-    assert GRAVE >= {"threats", "hate"}
     text_result = CliRunner().invoke(main, ["moderation", "eval", "--corpus", str(tmp_path)])
     assert "test P" in text_result.output and "train R" in text_result.output
     missing = CliRunner().invoke(main, ["moderation", "eval", "--corpus", str(tmp_path / "x")])

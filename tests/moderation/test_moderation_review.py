@@ -3,10 +3,13 @@ once; a repeated decision changes nothing; appeals come first; rescan never stri
 
 from __future__ import annotations
 
+import re
+import shlex
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,6 +22,7 @@ from yoked_actors.jobs import get_job
 from yoked_actors.models.contract import Message, Notification
 from yoked_actors.models.moderation import ModerationResult, UserStrike
 from yoked_actors.moderation import review
+from yoked_actors.sql import driver_cursor
 
 
 @pytest.fixture
@@ -81,13 +85,10 @@ def test_overturning_an_appealed_hidden_message_restores_everything_exactly_once
     shown = CliRunner().invoke(main, ["moderation", "review", "show", str(message)])
     assert '"content": "I will kill you"' in shown.output
 
-    code, output = _decide(
-        str(message), "overturn", "--reason", "film quote", "--reviewer", "ana"
-    )
+    code, output = _decide(str(message), "overturn", "--reason", "film quote", "--reviewer", "ana")
     assert code == 0, output
     assert output == (
-        "overturned (decided): notified true, restored true, strike_removed true, "
-        "unsuspended true"
+        "overturned (decided): notified true, restored true, strike_removed true, unsuspended true"
     )
     assert (_status(message), user_status(sender)) == ("clean", "active")
     assert _count(UserStrike, user_id=sender) == 0
@@ -211,3 +212,34 @@ def test_rescan_rejects_a_bad_since() -> None:
     result = CliRunner().invoke(main, ["moderation", "rescan", "--since", "last tuesday"])
     assert result.exit_code == 2
     assert "not an ISO date" in result.output
+
+
+def _doc_blocks(kind: str) -> list[str]:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "moderation.md").read_text("utf-8")
+    section = doc.split("## Human review", 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{kind}\n(.*?)```", section, flags=re.S)
+
+
+def test_the_documented_appeal_sql_and_commands_work_as_written(review_db: str) -> None:
+    sender = make_user()
+    message = _judged(sender, "I will kill you")
+    [appeal_sql] = _doc_blocks("sql")
+    statement = appeal_sql.replace("$1", "%s").replace("$2", "%s").replace("$3", "%s")
+    with session_scope() as session, driver_cursor(session) as cursor:
+        for _ in range(2):  # the second appeal changes nothing
+            cursor.execute(statement, (message, sender, "a film quote"))
+    with session_scope() as session:
+        assert review.queue(session)[0]["appealed"] is True
+
+    [commands] = _doc_blocks("sh")
+    example = "2f1c0c57-5d0e-4d5e-9f43-7f0c9b0a1d11"
+    outputs = []
+    for line in commands.strip().splitlines():
+        argv = shlex.split(line.replace(example, str(message)))
+        assert argv[0] == "yoked"
+        result = CliRunner().invoke(main, argv[1:])
+        assert result.exit_code == 0, (line, result.output)
+        outputs.append(result.output)
+    assert str(message) in outputs[0]
+    assert outputs[2].startswith("overturned (decided)")
+    assert (_status(message), user_status(sender)) == ("clean", "active")
