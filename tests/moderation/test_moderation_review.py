@@ -22,6 +22,7 @@ from yoked_actors.jobs import get_job
 from yoked_actors.models.contract import Message, Notification
 from yoked_actors.models.moderation import ModerationResult, UserStrike
 from yoked_actors.moderation import review
+from yoked_actors.settings import get_settings
 from yoked_actors.sql import driver_cursor
 
 
@@ -243,3 +244,22 @@ def test_the_documented_appeal_sql_and_commands_work_as_written(review_db: str) 
     assert str(message) in outputs[0]
     assert outputs[2].startswith("overturned (decided)")
     assert (_status(message), user_status(sender)) == ("clean", "active")
+
+
+def test_eval_reports_overturn_rates_per_category_as_measured_false_alarms(
+    review_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = make_user()
+    threat, contact = _judged(sender, "I will kill you"), _judged(sender, "add me on snap: jlifts")
+    with session_scope() as session:
+        review.decide(session, threat, "overturn", reason="film quote", reviewer="ana")
+        review.decide(session, contact, "uphold", reason="contact", reviewer="ana")
+    for split in ("train", "test"):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "lines.tsv").write_text("threats\tI will kill you\n", "utf-8")
+    monkeypatch.setenv("DATABASE_URL", review_db)
+    get_settings.cache_clear()  # read once per process; the job above already read it
+    result = CliRunner().invoke(main, ["moderation", "eval", "--corpus", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "overturned off_platform: 0/1" in result.output
+    assert "overturned threats: 1/1" in result.output
