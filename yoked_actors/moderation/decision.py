@@ -29,21 +29,23 @@ CATEGORIES = (
     "off_platform",
 )
 #: The learned classifier's probability at or above which a category counts: the one place to
-#: tune them. Chosen on the training split only, from 5-fold out-of-fold scores (never from the
-#: test split): 0.6 for the grave tier (a miss there reaches a user), 0.7 for the rest (a false
-#: alarm there costs an innocent user a strike). The engine maps each probability so that its
+#: tune them. Chosen without the test split: a head fitted on eval/moderation/train/ alone was run
+#: on the original hand-written set (eval/moderation/*.tsv, *.txt) as a development set, and
+#: these are the lowest of the grid (0.5/0.6 .. 0.8/0.9) whose false alarms on its clean gym
+#: talk were near 3 %: 0.7 for the grave tier (a miss reaches a user), 0.8 for the rest (a false
+#: alarm costs an innocent user a strike). The engine maps each probability so that its
 #: threshold lands on :data:`THRESHOLD` (:func:`calibrated`); rules score on that scale directly.
 THRESHOLDS: dict[str, float] = {
-    "harassment": 0.7,
-    "threats": 0.6,
-    "hate": 0.6,
-    "sexual": 0.7,
-    "coercion": 0.6,
-    "self_harm": 0.6,
-    "drugs": 0.7,
-    "scam": 0.7,
-    "payment": 0.7,
-    "off_platform": 0.7,
+    "harassment": 0.8,
+    "threats": 0.7,
+    "hate": 0.7,
+    "sexual": 0.8,
+    "coercion": 0.7,
+    "self_harm": 0.7,
+    "drugs": 0.8,
+    "scam": 0.8,
+    "payment": 0.8,
+    "off_platform": 0.8,
 }
 #: A category counts when its (rule or calibrated learned) score is at least this.
 THRESHOLD = 0.5
