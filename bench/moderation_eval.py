@@ -1,6 +1,9 @@
 """Precision and recall of the moderation engine on the labelled evaluation set.
 
-    .venv/bin/python bench/moderation_eval.py [--errors]
+    .venv/bin/python bench/moderation_eval.py [--split test] [--errors]
+
+``--split test`` reads the held-out test split (eval/moderation/test/, same file names), which no
+training run reads; the default is the original set, now part of the training corpus.
 
 The set (eval/moderation/): ``clean.txt`` is gym chat that must stay clean, including traps
 ("squat 315 405", "1200 kcal", "this workout is killer", "hit me up at the gym");
@@ -25,10 +28,11 @@ from yoked_actors.moderation.decision import CATEGORIES, GRAVE
 EVAL = Path(__file__).resolve().parent.parent / "eval" / "moderation"
 
 
-def load_set() -> list[tuple[str, str]]:
+def load_set(directory: Path = EVAL) -> list[tuple[str, str]]:
     """(label, text) pairs; label "clean" or a category."""
-    lines = [("clean", text) for text in (EVAL / "clean.txt").read_text("utf-8").splitlines()]
-    for row in (EVAL / "abusive.tsv").read_text("utf-8").splitlines():
+    clean = (directory / "clean.txt").read_text("utf-8").splitlines()
+    lines = [("clean", text) for text in clean if text and not text.startswith("#")]
+    for row in (directory / "abusive.tsv").read_text("utf-8").splitlines():
         if row and not row.startswith("#"):
             label, text = row.split("\t", 1)
             lines.append((label, text))
@@ -44,8 +48,9 @@ def expected_decision(label: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--errors", action="store_true", help="print every misjudged line")
+    parser.add_argument("--split", choices=("original", "test"), default="original")
     arguments = parser.parse_args()
-    data = load_set()
+    data = load_set(EVAL / "test" if arguments.split == "test" else EVAL)
     moderate("warm up")  # load the classifier outside the timing
     started = time.perf_counter()
     verdicts = [moderate(text) for _, text in data]

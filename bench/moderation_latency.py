@@ -73,6 +73,30 @@ def _tree_cpu_seconds(root: int) -> float:
     return sum(times.get(pid, 0.0) for pid in tree)
 
 
+def _tree_rss_mb(root: int) -> list[float]:
+    """Resident memory (MB) of ``root`` and each of its descendants, largest first."""
+    parents: dict[int, int] = {}
+    rss: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields["PPid"])
+        if "VmRSS" in fields:
+            rss[int(entry)] = int(fields["VmRSS"].split()[0]) / 1024
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    return sorted((rss[pid] for pid in tree if pid in rss), reverse=True)
+
+
 Row = tuple[uuid.UUID, uuid.UUID, str]
 
 
@@ -245,6 +269,12 @@ def main() -> None:
                 " workers had 2 cores to themselves"
             )
 
+        rss = _tree_rss_mb(worker.pid)
+        print(
+            "  worker memory (RSS per process of the tree, models loaded): "
+            + ", ".join(f"{size:.0f} MB" for size in rss)
+            + f" (total {sum(rss):.0f} MB)"
+        )
         print(
             f"latency: {arguments.rate:.0f} msg/s for {arguments.seconds:.0f} s, emit -> committed"
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dramatiq import Broker
 
-from yoked_actors.actors import load_actors
+from yoked_actors.actors import boot_actors, load_actors
 from yoked_actors.broker import declare_queues, setup_broker
 from yoked_actors.logs import configure_logging
 from yoked_actors.rabbitmq import QueueTypeMismatch
@@ -21,7 +21,8 @@ from yoked_actors.settings import get_settings
 
 
 def start_worker_process() -> Broker:
-    """Check the settings, set up logging and Sentry, declare every job, bind them to the broker.
+    """Check the settings, set up logging and Sentry, declare every job, run the actor modules'
+    boot hooks (the moderation models load here), bind the jobs to the broker.
 
     A production process refuses to start half-configured (the error names the variable), or
     against queues of another type than ``RABBITMQ_QUEUE_TYPE`` (the error says how to migrate).
@@ -33,6 +34,7 @@ def start_worker_process() -> Broker:
     configure_logging(settings)
     init_sentry(settings)
     load_actors()
+    boot_actors()
     broker = setup_broker(settings, metrics=True)
     try:
         declare_queues(broker)

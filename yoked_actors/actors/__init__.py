@@ -25,3 +25,12 @@ def load_actors() -> None:
     """
     for module in ACTOR_MODULES:
         importlib.import_module(module)
+
+
+def boot_actors() -> None:
+    """Run each actor module's ``on_worker_boot()`` (if it has one): a worker process calls this
+    once at start, so that models and the like load before the first message, not on it."""
+    for module in ACTOR_MODULES:
+        hook = getattr(importlib.import_module(module), "on_worker_boot", None)
+        if hook is not None:
+            hook()

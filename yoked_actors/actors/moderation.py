@@ -35,6 +35,7 @@ from yoked_actors.db import session_scope
 from yoked_actors.events import MessageSent
 from yoked_actors.jobs import job
 from yoked_actors.moderation import Verdict, engine_version, moderate, store
+from yoked_actors.moderation.engine import warm_up
 from yoked_actors.moderation.provider import configured_provider
 from yoked_actors.queues import Queue
 
@@ -42,6 +43,11 @@ logger = logging.getLogger(__name__)
 
 STRIKE_LIMIT = 3
 STRIKE_WINDOW = timedelta(days=30)
+
+
+def on_worker_boot() -> None:
+    """Load the profanity model, the embedding model and the trained head before any message."""
+    warm_up()
 
 
 @job(

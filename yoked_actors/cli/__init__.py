@@ -15,6 +15,7 @@ from yoked_actors.cli import (
     events,
     messages,
     moderate,
+    moderation,
     outbox,
     processes,
     runs,
@@ -39,6 +40,7 @@ main.add_command(outbox.outbox)
 main.add_command(events.emit)
 main.add_command(events.contract)
 main.add_command(moderate.moderate)
+main.add_command(moderation.moderation)
 main.add_command(schedules.schedules)
 main.add_command(analytics.analytics)
 main.add_command(console.console)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from yoked_actors.moderation import classifier, detectors
-from yoked_actors.moderation.decision import CATEGORIES, counted, decide
+from yoked_actors.moderation import classifier, detectors, learned
+from yoked_actors.moderation.decision import CATEGORIES, calibrated, counted, decide
 from yoked_actors.moderation.lexicons import LEXICONS
 from yoked_actors.moderation.normalize import normalize
 
@@ -33,8 +33,19 @@ _PRAISE = re.compile(
 
 @cache  # importlib.metadata is slow (about 2 ms a call)
 def engine_version() -> str:
-    """Rules version and classifier version, recorded with every result."""
-    return f"yoked-moderation {RULES_VERSION}; {classifier.classifier_version()}"
+    """Rules version, classifier versions and the trained head's digest, recorded with results."""
+    parts = [f"yoked-moderation {RULES_VERSION}", classifier.classifier_version()]
+    if learned.available():
+        parts.append(f"{learned.embedding_version()}; head {learned.digest()}")
+    return "; ".join(parts)
+
+
+def warm_up() -> None:
+    """Load every model now (worker boot), so that no message pays for loading."""
+    classifier.load()
+    if learned.available():
+        learned.load()
+    engine_version()
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,9 @@ def local_scores(text: str) -> tuple[dict[str, float], list[str]]:
     scores = {name: 0.0 for name in CATEGORIES}
     for lexicon in LEXICONS:
         scores[lexicon.category] = lexicon.score(views.squeezed)
+    if learned.available() and views.words:
+        for name, score in learned.load().scores(views.words).items():
+            scores[name] = max(scores[name], calibrated(name, score))
     found, signals = detectors.detect(views.plain)
     for name, score in found.items():
         scores[name] = max(scores[name], score)

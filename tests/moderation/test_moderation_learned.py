@@ -1,0 +1,115 @@
+"""The learned classifier: offline, deterministic, loaded at boot, and total over inputs."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from yoked_actors.cli import main
+from yoked_actors.moderation import learned, moderate, training
+from yoked_actors.moderation.decision import CATEGORIES
+
+HOSTILE = [
+    ("threats", "i will break your legs in the parking lot"),
+    ("threats", "wait for you outside your house tonight"),
+    ("hate", "all immigrants are vermin"),
+    ("drugs", "selling tren and dbol, dm me"),
+    ("clean", "great squat session today"),
+    ("clean", "see you at the gym at 6"),
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "x" * 10_000,
+        "you idiot " * 1_000,
+        "💪🔥🏋️‍♀️😡🤬",
+        "مرحبا كيف حالك you idiot שלום",
+        "привет 你好 こんにちは hello",
+        "k\u200by\u200bs",
+        "\u202eyou are an idiot\u202c",
+        "\ufeff\u200d\u2060",
+        "\x00\x01 tab\there",
+    ],
+)
+def test_every_input_gets_a_decision(text: str) -> None:
+    verdict = moderate(text)
+    assert verdict.decision in ("clean", "flagged", "hidden")
+    assert set(CATEGORIES) <= set(verdict.scores)
+    assert all(0.0 <= score <= 1.0 for score in verdict.scores.values())
+
+
+def test_zero_width_characters_do_not_hide_a_threat() -> None:
+    assert moderate("i\u200b will\u200d kill\u2060 you").decision == "hidden"
+    assert moderate("k\u200by\u200bs").decision == "hidden"
+
+
+def test_worker_boot_loads_every_model_before_any_message(monkeypatch) -> None:
+    from yoked_actors import actors
+    from yoked_actors.moderation import classifier
+
+    monkeypatch.setattr(learned, "_head", None)
+    monkeypatch.setattr(classifier, "_predict", None)
+    actors.boot_actors()
+    assert learned._head is not None and classifier._predict is not None
+
+
+def test_the_shipped_head_knows_every_category_and_is_part_of_the_engine_version() -> None:
+    head = learned.load()
+    assert head.categories == CATEGORIES
+    assert head.hashed.shape == (learned.HASH_BUCKETS, len(CATEGORIES))
+    assert learned.ARTIFACT.stat().st_size < 4_000_000
+    assert f"head {head.digest}" in moderate("hi").engine_version
+
+
+def test_training_is_deterministic_and_learns_from_its_corpus(tmp_path: Path) -> None:
+    rows = [(c, t) for c, t in HOSTILE] * 3 + [("clean", f"{n} reps of squats") for n in range(9)]
+    rows += [(name, f"{name} example {n}") for name in CATEGORIES for n in range(3)]
+    first = training.train(rows, tmp_path / "a.npz")
+    second = training.train(list(reversed(rows)), tmp_path / "b.npz")
+    assert first == second == learned.digest(tmp_path / "a.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    head = learned.load(tmp_path / "a.npz")
+    scores = head.scores("all immigrants are vermin")
+    assert scores["hate"] > 0.5 > head.scores("great squat session today")["hate"]
+
+
+def test_reading_a_corpus_refuses_unknown_categories(tmp_path: Path) -> None:
+    (tmp_path / "bad.tsv").write_text("nastiness\tsomething\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown category 'nastiness'"):
+        training.read_corpus([tmp_path / "bad.tsv"])
+
+
+def test_yoked_moderation_eval_prints_test_and_training_figures(tmp_path: Path) -> None:
+    for split in ("train", "test"):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "lines.tsv").write_text(
+            "\n".join(f"{c}\t{t}" for c, t in HOSTILE) + "\n", encoding="utf-8"
+        )
+    result = CliRunner().invoke(main, ["moderation", "eval", "--corpus", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["test"]["lines"] == len(HOSTILE)
+    assert set(report["test"]["per_category"]) == {"threats", "hate", "drugs"}
+    assert report["test"]["clean_false_alarms"] == 0.0
+    assert 0.0 <= report["train"]["grave_hidden"] <= 1.0
+    text_result = CliRunner().invoke(main, ["moderation", "eval", "--corpus", str(tmp_path)])
+    assert "test P" in text_result.output and "train R" in text_result.output
+    missing = CliRunner().invoke(main, ["moderation", "eval", "--corpus", str(tmp_path / "x")])
+    assert missing.exit_code == 2
+
+
+def test_hashed_features_are_stable_across_processes() -> None:
+    index, value = learned.hashed_features("kill this set")
+    assert len(index) == len(value) > 0
+    assert np.isclose(np.dot(value, value), 1.0)
+    # CRC32, not Python's salted hash(): the same buckets in every process.
+    assert int(index[0]) == zlib.crc32(b"c ki") % learned.HASH_BUCKETS
