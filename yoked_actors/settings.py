@@ -120,6 +120,9 @@ class Settings:
     def rabbitmq_urls(self) -> list[str]:
         """Each node's URL from ``RABBITMQ_URL`` (``amqp://…@rabbit-1/,amqp://…@rabbit-2/``)."""
         return split_amqp_urls(self.rabbitmq_url) if self.rabbitmq_url else []
+    #: ``MODERATION_LEARNED``: "on" adds the learned classifier to the moderation engine (about
+    #: +430 MB per worker process for its embedding model; figures in docs/moderation.md).
+    moderation_learned: bool = False
     console: ConsoleSettings = field(
         default_factory=lambda: ConsoleSettings(None, page_timeout_ms=5000, session_hours=12)
     )
@@ -250,6 +253,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ).upper(),
         log_format=_read(env, "LOG_FORMAT", _one_of("json", "text"), "text", "json"),
         metrics_port=_read(env, "METRICS_PORT", _non_negative_int, 9191, "9191"),
+        moderation_learned=_read(env, "MODERATION_LEARNED", _one_of("on", "off"), "off", "on")
+        == "on",
         push=load_push_settings(env),
         moderation_provider=load_moderation_provider_settings(env),
         rabbitmq_queue_type=_read(

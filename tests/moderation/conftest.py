@@ -11,3 +11,10 @@ from yoked_actors.moderation import classifier
 @pytest.fixture(scope="session", autouse=True)
 def _classifier_loaded() -> None:
     classifier.load()
+
+
+@pytest.fixture(autouse=True)
+def _learned_classifier_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests judge the engine as deployed with MODERATION_LEARNED=on (the tests that need
+    it off say so); settings are read afresh for every test (tests/conftest.py)."""
+    monkeypatch.setenv("MODERATION_LEARNED", "on")

@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from yoked_actors.cli import main
-from yoked_actors.moderation import classifier, learned, moderate
+from yoked_actors.moderation import classifier, engine, learned, moderate
 from yoked_actors.moderation.decision import decide
 from yoked_actors.moderation.detectors import detect
 from yoked_actors.moderation.normalize import normalize
+from yoked_actors.settings import get_settings
 
 
 def test_normalisation_undoes_width_invisibles_homoglyphs_leet_spacing_and_repeats() -> None:
@@ -146,3 +147,15 @@ def test_yoked_moderate_needs_exactly_one_input() -> None:
     result = CliRunner().invoke(main, ["moderate"])
     assert result.exit_code == 2
     assert "exactly one of --text or --file" in result.output
+
+
+def test_the_learned_classifier_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its embedding model costs about 430 MB per worker process: an operator turns it on.
+    monkeypatch.delenv("MODERATION_LEARNED")
+    get_settings.cache_clear()
+    assert not engine.learned_enabled()
+    assert "head " not in engine.engine_version()
+    monkeypatch.setenv("MODERATION_LEARNED", "on")
+    get_settings.cache_clear()
+    assert engine.learned_enabled()
+    assert "head " in engine.engine_version()

@@ -17,6 +17,7 @@ from yoked_actors.moderation import classifier, detectors, learned
 from yoked_actors.moderation.decision import CATEGORIES, calibrated, counted, decide
 from yoked_actors.moderation.lexicons import LEXICONS
 from yoked_actors.moderation.normalize import normalize
+from yoked_actors.settings import get_settings
 
 #: Bump when lexicons, detectors or the policy change: results record which engine judged them.
 RULES_VERSION = "2026.11.1"
@@ -31,11 +32,21 @@ _PRAISE = re.compile(
 )
 
 
-@cache  # importlib.metadata is slow (about 2 ms a call)
+def learned_enabled() -> bool:
+    """Whether the learned classifier takes part: ``MODERATION_LEARNED=on`` and its trained
+    artifact present. Off by default: its embedding model costs about 430 MB per process."""
+    return get_settings().moderation_learned and learned.available()
+
+
 def engine_version() -> str:
     """Rules version, classifier versions and the trained head's digest, recorded with results."""
+    return _engine_version(learned_enabled())
+
+
+@cache  # importlib.metadata is slow (about 2 ms a call)
+def _engine_version(with_learned: bool) -> str:
     parts = [f"yoked-moderation {RULES_VERSION}", classifier.classifier_version()]
-    if learned.available():
+    if with_learned:
         parts.append(f"{learned.embedding_version()}; head {learned.digest()}")
     return "; ".join(parts)
 
@@ -43,7 +54,7 @@ def engine_version() -> str:
 def warm_up() -> None:
     """Load every model now (worker boot), so that no message pays for loading."""
     classifier.load()
-    if learned.available():
+    if learned_enabled():
         learned.load()
     engine_version()
 
@@ -84,7 +95,7 @@ def local_scores(text: str) -> tuple[dict[str, float], list[str]]:
     scores = {name: 0.0 for name in CATEGORIES}
     for lexicon in LEXICONS:
         scores[lexicon.category] = lexicon.score(views.squeezed)
-    if learned.available() and views.words:
+    if views.words and learned_enabled():
         for name, score in learned.load().scores(views.words).items():
             scores[name] = max(scores[name], calibrated(name, score))
     found, signals = detectors.detect(views.plain)
