@@ -32,7 +32,6 @@ from dramatiq.middleware import (
     Callbacks,
     CurrentMessage,
     Pipelines,
-    ShutdownNotifications,
     TimeLimit,
 )
 
@@ -84,7 +83,9 @@ def middleware_stack(settings: Settings, *, metrics: bool = False) -> list[Middl
         AgeLimit(),  # honours an actor's or message's max_age
         # -- Execution bounds.
         TimeLimit(),  # interrupts Python code only; SQL and HTTP carry their own timeouts
-        ShutdownNotifications(notify_shutdown=True),
+        # No ShutdownNotifications: interrupting jobs at SIGTERM cost each one a retry. A
+        # stopping worker lets them finish within WORKER_SHUTDOWN_GRACE_S (`yoked worker`
+        # passes it as Dramatiq's shutdown timeout); RunHistory records the rest interrupted.
         # -- Resources.
         DatabaseLifecycle(),
         # -- Record keeping: RunHistory before Idempotency (a skip is recorded with its reason)
