@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
 from dramatiq import Broker, Middleware
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -120,12 +121,59 @@ def middleware_stack(settings: Settings, *, metrics: bool = False) -> list[Middl
     return stack
 
 
+#: Extra prefetch per consumer for acknowledgements waiting on the run-history commit.
+DEFERRED_ACK_ALLOWANCE = 128
+
+
+class _RecordedAckConsumer(_RabbitmqConsumer):
+    """Dramatiq's RabbitMQ consumer, acknowledging a message only once its run is on record.
+
+    The worker thread hands the acknowledgement to the run recorder and goes on with the next
+    message; the recorder's flusher sends it right after the statement that commits the run's
+    events (group commit). A worker killed before that point leaves the message
+    unacknowledged: RabbitMQ redelivers it and the redelivery is recorded.
+    """
+
+    def __init__(self, broker: Any, queue_name: str, prefetch: int, timeout: int) -> None:
+        # Finished runs waiting for their commit still count against RabbitMQ's prefetch
+        # window: widen it by what one commit's latency holds, or that latency would bound
+        # the throughput (Dramatiq's default is only 2 per thread).
+        super().__init__(broker, queue_name, prefetch + DEFERRED_ACK_ALLOWANCE, timeout)
+        self.recorder = next(
+            (m.recorder for m in broker.middleware if isinstance(m, RunHistory) and m.enabled),
+            None,
+        )
+
+    def ack(self, message: Any) -> None:
+        if self.recorder is None or not self.recorder.after_commit(
+            message.message_id, partial(_RabbitmqConsumer.ack, self, message)
+        ):
+            super().ack(message)
+
+    def nack(self, message: Any) -> None:
+        if self.recorder is None or not self.recorder.after_commit(
+            message.message_id, partial(_RabbitmqConsumer.nack, self, message)
+        ):
+            super().nack(message)
+
+
+class ServiceBroker(RabbitmqBroker):
+    """RabbitMQ with the acknowledgement deferred until the run is recorded (see
+    :class:`_RecordedAckConsumer`); RunHistory then has no need to block the worker thread."""
+
+    acks_after_commit = True
+
+    @property
+    def consumer_class(self) -> type[_RabbitmqConsumer]:
+        return _RecordedAckConsumer
+
+
 def build_broker(settings: Settings | None = None, *, metrics: bool = False) -> Broker:
     """A new broker for the settings: RabbitMQ with publisher confirms, or the stub."""
     settings = settings or get_settings()
     middleware = middleware_stack(settings, metrics=metrics)
     if settings.rabbitmq_url:
-        return RabbitmqBroker(
+        return ServiceBroker(
             url=amqp_url_with_defaults(settings.rabbitmq_url),
             confirm_delivery=True,  # send() returns only once RabbitMQ has the message
             middleware=middleware,

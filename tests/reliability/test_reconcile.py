@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from common_support import wait_until
 from dramatiq import Worker
@@ -16,6 +20,7 @@ from yoked_actors.events import emit
 from yoked_actors.jobs import get_job
 from yoked_actors.reconcile import reconcile
 
+NEW_USER = "INSERT INTO users (id) VALUES (gen_random_uuid()) RETURNING id"
 FLAGGED = "venmo me $50 now, cashapp works too"
 
 
@@ -24,7 +29,11 @@ def _lost_messages(count: int, *, age: timedelta) -> list[tuple[str, str, str]]:
     rows = []
     with session_scope() as session:
         users = [
-            str(session.execute(text("INSERT INTO users (id) VALUES (gen_random_uuid()) RETURNING id")).scalar())
+            str(
+                session.execute(
+                    text("INSERT INTO users (id) VALUES (gen_random_uuid()) RETURNING id")
+                ).scalar()
+            )
             for _ in range(5)
         ]
         for i in range(count):
@@ -124,3 +133,19 @@ def test_reconcile_reports_and_fixes_each_stranded_state(
     assert found.errors == []
     again = reconcile(now, pending_after=timedelta(minutes=10))
     assert (again.stuck_outbox, again.outbox_relayed) == (0, 0)  # published once
+
+
+def test_the_documented_manual_run_enqueues_a_reconcile(
+    rabbitmq_broker: RabbitmqBroker, service_env: dict[str, str]
+) -> None:
+    """docs/reliability.md: `yoked send maintenance.reconcile --json '{"pending_after_s": 60}'`."""
+    docs = (Path(__file__).resolve().parents[2] / "docs/reliability.md").read_text()
+    line = "yoked send maintenance.reconcile --json '{\"pending_after_s\": 60}'"
+    assert line in docs
+    yoked = str(Path(sys.executable).with_name("yoked"))
+    result = subprocess.run(
+        [yoked, *shlex.split(line)[1:]], env=service_env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    queued = rabbitmq_broker.get_queue_message_counts("maintenance")[0]
+    assert queued == 1

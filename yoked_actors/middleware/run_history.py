@@ -172,14 +172,27 @@ class RunHistory(Middleware):
 
     def before_ack(self, broker: Broker, message: Any) -> None:
         # Acknowledge only what is on record: a SIGKILL before this point redelivers the
-        # message, after it the row is committed (see the module docstring).
-        if self.enabled:
+        # message, after it the row is committed (see the module docstring). The service's
+        # broker (broker.ServiceBroker) defers the acknowledgement itself, without blocking
+        # this worker thread; any other broker waits here.
+        if self.enabled and not getattr(broker, "acks_after_commit", False):
             self._wait_committed(message, "acknowledging")
 
     def before_nack(self, broker: Broker, message: Any) -> None:
         # A dead-lettered run's record is the one an operator needs (to see why, to replay).
-        if self.enabled:
+        if self.enabled and not getattr(broker, "acks_after_commit", False):
             self._wait_committed(message, "dead-lettering")
+
+    def before_consumer_thread_shutdown(self, broker: Broker, thread: Any) -> None:
+        # The consumer is about to be closed: send the acknowledgements still deferred now
+        # (its close waits for queued acknowledgements), or their messages run again.
+        if self.enabled and self.recorder.deferred_count():
+            try:
+                self.recorder.flush()
+            except Exception as error:
+                logger.warning(
+                    "run history: flush at shutdown failed (%s)", describe_error(error)[0]
+                )
 
     def after_nack(self, broker: Broker, message: Any) -> None:
         # Normally recorded by after_process_message just before; a message for an unknown

@@ -8,7 +8,7 @@ shorter one is written once, finished. Events merge in memory exactly as the ups
 them in the table (:mod:`yoked_actors.runs.events`), so a row never moves backwards.
 
 Guarantees and limits:
-- While PostgreSQL is down the buffer keeps the events and retries (backoff up to 5 s); past
+- While PostgreSQL is down the buffer keeps the events and retries (backoff up to 2 s); past
   :data:`MAX_PENDING` events only terminal ones (succeeded, skipped, failed, dead) are accepted.
 - A batch the database refuses (a constraint, a bad value: retrying cannot help) is dropped and
   counted in ``dropped``, so one bad event never blocks the history.
@@ -49,6 +49,8 @@ FLUSH_INTERVAL_S = 0.2
 #: A run shows as "running" once it has run this long (shorter ones are written once, finished).
 RUNNING_AFTER_S = 1.0
 FLUSH_ROWS = 500
+#: How long the flusher, woken by an acknowledgement waiting for its commit, gathers more.
+GATHER_S = 0.003
 #: Longest wait for a commit before a message is acknowledged anyway (database unreachable).
 ACK_WAIT_S = 10.0
 #: Events kept while the database is unreachable; past this, only terminal ones are accepted.
@@ -88,6 +90,8 @@ class RunRecorder:
         self._committed = 0
         #: Message id -> sequence number of its latest event not yet committed.
         self._uncommitted: dict[str, int] = {}
+        #: Acknowledgements deferred until their message's events are committed: (seq, ack).
+        self._deferred: list[tuple[int, Callable[[], None]]] = []
         self._flush_lock = threading.Lock()
         self._pending: dict[str, dict[str, Any]] = {}
         #: Runs started and not finished, with their start time: written as "running" only
@@ -156,7 +160,12 @@ class RunRecorder:
     def _run(self, stop: threading.Event) -> None:
         failures = 0
         while not stop.is_set():
-            self._wake.wait(self.interval_s if failures == 0 else min(5.0, 0.2 * 2**failures))
+            if failures:  # the database is unreachable: back off, whoever is waiting
+                stop.wait(min(2.0, 0.2 * 2**failures))
+            elif self._wake.wait(self.interval_s):
+                # Woken by a waiting acknowledgement: gather the runs finishing meanwhile
+                # into the same statement (group commit).
+                time.sleep(GATHER_S)
             self._wake.clear()
             try:
                 self.flush()
@@ -198,12 +207,46 @@ class RunRecorder:
                     self._wake.set()
             return True
 
+    def after_commit(self, message_id: str, ack: Callable[[], None]) -> bool:
+        """Call ``ack()`` from the flusher once ``message_id``'s events are committed.
+
+        Returns False (``ack`` not kept) when nothing of the message is waiting to be written:
+        the caller acknowledges at once. The worker thread does not wait (group commit: the
+        acknowledgements of every run in a batch go out right after its one statement).
+        """
+        if self._pid != os.getpid():
+            return False
+        with self._lock:
+            seq = self._uncommitted.get(message_id)
+            if seq is None:
+                return False
+            self._deferred.append((seq, ack))
+            start = self._thread is None
+        if start:
+            self._start()
+        if not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def deferred_count(self) -> int:
+        with self._lock:
+            return len(self._deferred)
+
     def _mark_committed(self, upto: int) -> None:
         with self._lock:
             if upto > self._committed:
                 self._committed = upto
-            self._uncommitted = {m: s for m, s in self._uncommitted.items() if s > upto}
+            if self._uncommitted:
+                self._uncommitted = {m: s for m, s in self._uncommitted.items() if s > upto}
             self._committed_cond.notify_all()
+            due = [ack for seq, ack in self._deferred if seq <= upto]
+            if due:
+                self._deferred = [(seq, ack) for seq, ack in self._deferred if seq > upto]
+        for ack in due:
+            try:
+                ack()
+            except Exception as error:  # the connection is gone: RabbitMQ redelivers it
+                logger.warning("run history: deferred acknowledgement failed (%s)", error)
 
     def pending_count(self) -> int:
         with self._lock:
