@@ -36,13 +36,20 @@ RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
 QUEUE = "bench"
 
 
-def _worker(flavor: str, amqp: str, database_url: str, threads: int, ready: Any, go: Any,
-            stop: Any, acked: Any) -> None:
+def _worker(
+    flavor: str,
+    amqp: str,
+    database_url: str,
+    threads: int,
+    ready: Any,
+    go: Any,
+    stop: Any,
+    acked: Any,
+) -> None:
 
     import dramatiq
     from dramatiq import Middleware, Worker
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
-
 
     class CountAcks(Middleware):
         # after_ack runs when the worker thread hands the message back: for "ours" the
@@ -59,11 +66,13 @@ def _worker(flavor: str, amqp: str, database_url: str, threads: int, ready: Any,
         from yoked_actors.broker import ServiceBroker, middleware_stack
         from yoked_actors.settings import load_settings
 
-        settings = load_settings({"DATABASE_URL": database_url, "RABBITMQ_URL": amqp,
-                                  "METRICS_PORT": "0"})
+        settings = load_settings(
+            {"DATABASE_URL": database_url, "RABBITMQ_URL": amqp, "METRICS_PORT": "0"}
+        )
         db.configure(settings, url=database_url)
-        broker = ServiceBroker(url=amqp, confirm_delivery=True,
-                               middleware=middleware_stack(settings))
+        broker = ServiceBroker(
+            url=amqp, confirm_delivery=True, middleware=middleware_stack(settings)
+        )
     broker.add_middleware(CountAcks())
     dramatiq.set_broker(broker)
 
@@ -92,8 +101,11 @@ def _publish(amqp: str, jobs: int) -> None:
     broker = RabbitmqBroker(url=amqp, middleware=[])
     broker.declare_queue(QUEUE, ensure=True)
     for i in range(jobs):
-        broker.enqueue(dramatiq.Message(queue_name=QUEUE, actor_name="bench.noop", args=(),
-                                        kwargs={"i": i}, options={}))
+        broker.enqueue(
+            dramatiq.Message(
+                queue_name=QUEUE, actor_name="bench.noop", args=(), kwargs={"i": i}, options={}
+            )
+        )
     broker.close()
 
 
@@ -108,15 +120,20 @@ def _wait_until_drained(amqp: str) -> None:
         broker.close()
 
 
-def run_once(flavor: str, amqp: str, database_url: str, jobs: int, processes: int,
-             threads: int) -> tuple[float, float | None]:
+def run_once(
+    flavor: str, amqp: str, database_url: str, jobs: int, processes: int, threads: int
+) -> tuple[float, float | None]:
     """(jobs/s, seconds after the last ack until job_runs held every run, for "ours")."""
     _publish(amqp, jobs)
     ctx = mp.get_context("spawn")
     ready, go, stop = ctx.Semaphore(0), ctx.Event(), ctx.Event()
     acked = ctx.Value("q", 0)
-    children = [ctx.Process(target=_worker, args=(flavor, amqp, database_url, threads, ready, go,
-                                                  stop, acked)) for _ in range(processes)]
+    children = [
+        ctx.Process(
+            target=_worker, args=(flavor, amqp, database_url, threads, ready, go, stop, acked)
+        )
+        for _ in range(processes)
+    ]
     for child in children:
         child.start()
     for _ in children:
@@ -155,10 +172,12 @@ def main() -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-                   check=True)
-    database_url = ADMIN_URL.rsplit("/", 1)[0].replace(
-        "postgresql://", "postgresql+psycopg://") + "/" + name
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True
+    )
+    database_url = (
+        ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+    )
     amqp = f"amqp://guest:guest@{RABBITMQ_HOST}/{name}"
     try:
         from yoked_actors import migrate
@@ -167,14 +186,17 @@ def main() -> None:
         figures: dict[str, list[float]] = {"bare": [], "ours": []}
         for round_ in range(args.rounds):
             for flavor in ("bare", "ours"):
-                rate, lag = run_once(flavor, amqp, database_url, args.jobs, args.processes,
-                                     args.threads)
+                rate, lag = run_once(
+                    flavor, amqp, database_url, args.jobs, args.processes, args.threads
+                )
                 figures[flavor].append(rate)
                 extra = "" if lag is None else f", every run recorded {lag:.2f} s later"
                 print(f"round {round_ + 1} {flavor:4}: {rate:8.0f} jobs/s{extra}", flush=True)
         bare, ours = (statistics.median(figures[f]) for f in ("bare", "ours"))
-        print(f"\n{args.jobs} no-op jobs, {args.processes} processes x {args.threads} threads, "
-              f"median of {args.rounds} rounds")
+        print(
+            f"\n{args.jobs} no-op jobs, {args.processes} processes x {args.threads} threads, "
+            f"median of {args.rounds} rounds"
+        )
         print(f"bare Dramatiq:           {bare:8.0f} jobs/s")
         print(f"our middleware stack:    {ours:8.0f} jobs/s")
         print(f"ratio ours / bare:       {ours / bare:8.1%}")

@@ -10,12 +10,13 @@ background thread. Guarantees:
 - A failed or dead-lettered run is recorded with its error type and a short, truncated reason;
   never the message's arguments in the error. Its kwargs are kept in ``job_runs.payload`` (our
   own database, never logs or Sentry) so that ``yoked runs replay`` can re-enqueue it.
-- A message is acknowledged (or dead-lettered) only once its run's record is committed
-  (``before_ack`` / ``before_nack`` wait for the recorder's group commit), so a process killed
-  with SIGKILL at any instant loses no record: a message not yet acknowledged is redelivered
-  and recorded by its next delivery. Only while PostgreSQL is unreachable for longer than
-  :data:`~yoked_actors.runs.recorder.ACK_WAIT_S` is a message acknowledged with its record
-  still buffered (a WARNING says so).
+- A message is acknowledged (or dead-lettered) only once its run's record is committed, so a
+  process killed with SIGKILL at any instant loses no record: a message not yet acknowledged is
+  redelivered and recorded by its next delivery. The service's broker
+  (:class:`yoked_actors.broker.ServiceBroker`) defers the acknowledgement to the recorder's
+  group commit; with any other broker ``before_ack`` / ``before_nack`` block until it, at most
+  :data:`~yoked_actors.runs.recorder.ACK_WAIT_S` (then a WARNING says the record is still
+  buffered).
 - Runs still going when the worker shuts down (the grace period is over) are recorded as
   ``interrupted``: their messages return to the queue unacknowledged, with no retry consumed.
 

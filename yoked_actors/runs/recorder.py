@@ -14,12 +14,14 @@ Guarantees and limits:
   counted in ``dropped``, so one bad event never blocks the history.
 - :meth:`RunRecorder.flush` can be called by anyone (the middleware does before a message is
   dead-lettered); :meth:`RunRecorder.close` flushes what is left at shutdown.
-- Durable acknowledgement: :meth:`RunRecorder.wait_committed` blocks until a message's last
-  event is committed. The middleware calls it before a message is acknowledged (group commit:
-  every waiter wakes the flusher, which writes everything pending in one statement), so a
-  process killed with SIGKILL at any instant loses no record of an acknowledged message: an
-  unacknowledged one is redelivered and recorded then. Only a wait longer than
-  :data:`ACK_WAIT_S` (PostgreSQL unreachable) acknowledges with the event still in the buffer.
+- Durable acknowledgement: a message is acknowledged only once its last event is committed, so
+  a process killed with SIGKILL at any instant loses no record of an acknowledged message (an
+  unacknowledged one is redelivered and recorded then). The service's consumer hands the
+  acknowledgement to :meth:`RunRecorder.after_commit`, which the flusher calls right after the
+  committing statement (group commit: the first waiting acknowledgement wakes the flusher,
+  which gathers :data:`GATHER_S` more); other brokers block in
+  :meth:`RunRecorder.wait_committed`, at most :data:`ACK_WAIT_S` (then the message is
+  acknowledged with its event still buffered).
 - After a fork, the child starts with an empty buffer and its own flusher thread.
 
 See docs/reliability.md.
