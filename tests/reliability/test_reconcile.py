@@ -126,13 +126,27 @@ def test_reconcile_reports_and_fixes_each_stranded_state(
             ),
             {"old": now - timedelta(hours=2)},
         )
+        user = session.execute(text(NEW_USER)).scalar()
+        session.execute(
+            text(
+                "INSERT INTO notification_deliveries (digest_id, user_id, kind, item_count, "
+                "state, created_at, updated_at) "
+                "VALUES (gen_random_uuid(), :user, 'match', 1, 'sending', :old, :old)"
+            ),
+            {"user": user, "old": now - timedelta(minutes=30)},
+        )
     found = reconcile(now, pending_after=timedelta(minutes=10))
+    assert (found.stuck_deliveries, found.deliveries_settled) == (1, 1)
+    with session_scope() as session:
+        state = session.execute(text("SELECT state FROM notification_deliveries")).scalar()
+    assert state == "unknown"  # reported, never re-sent
     assert (found.unfinished_matching, found.matching_resent) == (1, 1)
     assert (found.stuck_outbox, found.outbox_relayed) == (1, 1)
     assert found.stale_runs == 1
     assert found.errors == []
     again = reconcile(now, pending_after=timedelta(minutes=10))
     assert (again.stuck_outbox, again.outbox_relayed) == (0, 0)  # published once
+    assert again.stuck_deliveries == 0
 
 
 def test_the_documented_manual_run_enqueues_a_reconcile(
