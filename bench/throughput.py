@@ -71,14 +71,15 @@ def _worker(
         broker = TypedRabbitmqBroker(queue_type=queue_type, url=amqp)
     else:
         from yoked_actors import db
-        from yoked_actors.broker import middleware_stack
+        from yoked_actors.broker import ServiceBroker, middleware_stack
         from yoked_actors.settings import load_settings
 
         settings = load_settings(
             {"DATABASE_URL": database_url, "RABBITMQ_URL": amqp, "METRICS_PORT": "0"}
         )
         db.configure(settings, url=database_url)
-        broker = TypedRabbitmqBroker(
+        # "ours" acknowledges a message once its run is committed (broker.ServiceBroker).
+        broker = ServiceBroker(
             queue_type=queue_type,
             url=amqp,
             confirm_delivery=True,

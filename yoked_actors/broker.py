@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
 from dramatiq import Broker, Middleware
+from dramatiq.brokers.rabbitmq import _RabbitmqConsumer
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
     CurrentMessage,
     Pipelines,
-    ShutdownNotifications,
     TimeLimit,
 )
 
@@ -85,7 +86,9 @@ def middleware_stack(settings: Settings, *, metrics: bool = False) -> list[Middl
         AgeLimit(),  # honours an actor's or message's max_age
         # -- Execution bounds.
         TimeLimit(),  # interrupts Python code only; SQL and HTTP carry their own timeouts
-        ShutdownNotifications(notify_shutdown=True),
+        # No ShutdownNotifications: interrupting jobs at SIGTERM cost each one a retry. A
+        # stopping worker lets them finish within WORKER_SHUTDOWN_GRACE_S (`yoked worker`
+        # passes it as Dramatiq's shutdown timeout); RunHistory records the rest interrupted.
         # -- Resources.
         DatabaseLifecycle(),
         # -- Record keeping: RunHistory before Idempotency (a skip is recorded with its reason)
@@ -120,6 +123,53 @@ def middleware_stack(settings: Settings, *, metrics: bool = False) -> list[Middl
     return stack
 
 
+#: Extra prefetch per consumer for acknowledgements waiting on the run-history commit.
+DEFERRED_ACK_ALLOWANCE = 128
+
+
+class _RecordedAckConsumer(_RabbitmqConsumer):
+    """Dramatiq's RabbitMQ consumer, acknowledging a message only once its run is on record.
+
+    The worker thread hands the acknowledgement to the run recorder and goes on with the next
+    message; the recorder's flusher sends it right after the statement that commits the run's
+    events (group commit). A worker killed before that point leaves the message
+    unacknowledged: RabbitMQ redelivers it and the redelivery is recorded.
+    """
+
+    def __init__(self, broker: Any, queue_name: str, prefetch: int, timeout: int) -> None:
+        # Finished runs waiting for their commit still count against RabbitMQ's prefetch
+        # window: widen it by what one commit's latency holds, or that latency would bound
+        # the throughput (Dramatiq's default is only 2 per thread).
+        super().__init__(broker, queue_name, prefetch + DEFERRED_ACK_ALLOWANCE, timeout)
+        self.recorder = next(
+            (m.recorder for m in broker.middleware if isinstance(m, RunHistory) and m.enabled),
+            None,
+        )
+
+    def ack(self, message: Any) -> None:
+        if self.recorder is None or not self.recorder.after_commit(
+            message.message_id, partial(_RabbitmqConsumer.ack, self, message)
+        ):
+            super().ack(message)
+
+    def nack(self, message: Any) -> None:
+        if self.recorder is None or not self.recorder.after_commit(
+            message.message_id, partial(_RabbitmqConsumer.nack, self, message)
+        ):
+            super().nack(message)
+
+
+class ServiceBroker(TypedRabbitmqBroker):
+    """RabbitMQ with the acknowledgement deferred until the run is recorded (see
+    :class:`_RecordedAckConsumer`); RunHistory then has no need to block the worker thread."""
+
+    acks_after_commit = True
+
+    @property
+    def consumer_class(self) -> type[_RabbitmqConsumer]:
+        return _RecordedAckConsumer
+
+
 def amqp_urls(settings: Settings) -> list[str]:
     """The nodes of ``RABBITMQ_URL`` with :data:`AMQP_DEFAULTS`, starting at a random one
     unless ``RABBITMQ_NODE_ORDER=listed`` (yoked_actors/rabbitmq.py: how a connection fails
@@ -128,10 +178,10 @@ def amqp_urls(settings: Settings) -> list[str]:
     return urls if settings.rabbitmq_node_order == "listed" else ordered_nodes(urls)
 
 
-def rabbitmq_broker(settings: Settings, middleware: list[Middleware]) -> TypedRabbitmqBroker:
+def rabbitmq_broker(settings: Settings, middleware: list[Middleware]) -> ServiceBroker:
     """RabbitMQ with publisher confirms over every node of ``RABBITMQ_URL``, declaring its
-    queues as ``RABBITMQ_QUEUE_TYPE``."""
-    return TypedRabbitmqBroker(
+    queues as ``RABBITMQ_QUEUE_TYPE``, acknowledging a message once its run is on record."""
+    return ServiceBroker(
         queue_type=settings.rabbitmq_queue_type,
         url=amqp_urls(settings),
         confirm_delivery=True,  # send() returns only once RabbitMQ has the message

@@ -48,6 +48,14 @@ SCHEDULES: tuple[Schedule, ...] = (
         actor_name="maintenance.prune_runs",
         catch_up=timedelta(hours=6),
     ),
+    # Lost triggers (a message.sent never published, a crashed run) re-derived from the
+    # database; off the quarter hours the other frequent jobs use.
+    Schedule(
+        name="reconcile",
+        cron="4-59/5 * * * *",
+        actor_name="maintenance.reconcile",
+        catch_up=timedelta(minutes=4),
+    ),
     # Every 15 minutes in UTC: every timezone's 09:00 (offsets like +05:45 and +13:45 included)
     # falls on a quarter hour, and the dispatcher claims each (timezone, local date) once.
     Schedule(

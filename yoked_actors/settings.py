@@ -98,6 +98,12 @@ class Settings:
     #: Dramatiq worker processes and threads per process (`yoked worker` defaults).
     worker_processes: int
     worker_threads: int
+    #: Seconds a stopping worker (SIGTERM) gives its jobs in flight to finish; keep it a few
+    #: seconds under the deploy's kill timeout (fly.toml kill_timeout).
+    worker_shutdown_grace_s: float
+    #: A chat message still `pending` this many seconds after it was sent is re-emitted by
+    #: `maintenance.reconcile` (its message.sent event was lost).
+    reconcile_pending_after_s: int
     #: Upper bound on any single SQL statement, so no query can hang a worker thread.
     statement_timeout_ms: int
     db_pool_size: int
@@ -167,6 +173,15 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _grace_seconds(raw: str) -> float:
+    value = float(raw)
+    # Dramatiq's consumer threads take up to a second to stop; a shorter shutdown timeout
+    # closes their connection under them and the worker hangs until it is killed.
+    if not 2 <= value <= 3600:  # also refuses nan
+        raise ValueError("must be a number of seconds from 2 to 3600")
     return value
 
 
@@ -246,6 +261,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         environment=_read(env, "YOKED_ENV", _one_of(*ENVIRONMENTS), "development", "production"),
         worker_processes=_read(env, "WORKER_PROCESSES", _positive_int, 2, "2"),
         worker_threads=_read(env, "WORKER_THREADS", _positive_int, 8, "8"),
+        worker_shutdown_grace_s=_read(env, "WORKER_SHUTDOWN_GRACE_S", _grace_seconds, 30.0, "30"),
+        reconcile_pending_after_s=_read(
+            env, "RECONCILE_PENDING_AFTER_S", _positive_int, 120, "120"
+        ),
         statement_timeout_ms=_read(env, "STATEMENT_TIMEOUT_MS", _positive_int, 30_000, "30000"),
         db_pool_size=_read(env, "DB_POOL_SIZE", _positive_int, 10, "10"),
         log_level=_read(

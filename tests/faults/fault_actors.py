@@ -62,3 +62,14 @@ def declare() -> Job[FaultPayload]:
         transient_max_retries=40,
         transient_max_backoff=2_000,
     )(apply_effect)
+
+
+SLOW_JOB = "faults.slow_effect"
+
+
+def declare_slow() -> Job[FaultPayload]:
+    """``faults.slow_effect``: the same effect with room for long work (a 60 s time limit), for
+    jobs still running when a worker shuts down."""
+    return job(SLOW_JOB, queue=FAULT_QUEUE, payload=FaultPayload, max_retries=3, time_limit=60_000)(
+        apply_effect
+    )

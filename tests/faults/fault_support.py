@@ -244,7 +244,18 @@ def run_rows(database_url: str, where: str = "TRUE") -> list[dict[str, Any]]:
 class WorkerProcess:
     """``dramatiq fault_entrypoint`` in its own process group, as a container would run it."""
 
-    def __init__(self, database_url: str, rabbitmq_url: str, log: Path, **extra_env: str) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        rabbitmq_url: str,
+        log: Path,
+        *,
+        threads: int = 4,
+        dramatiq_args: tuple[str, ...] = (),
+        **extra_env: str,
+    ) -> None:
+        self.threads = threads
+        self.dramatiq_args = dramatiq_args
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "RABBITMQ_"))},
             "DATABASE_URL": database_url,
@@ -268,7 +279,8 @@ class WorkerProcess:
                     "--processes",
                     "1",
                     "--threads",
-                    "4",
+                    str(self.threads),
+                    *self.dramatiq_args,
                     "--path",
                     str(HERE),
                     str(HERE.parent),  # common_support, imported by fault_support
@@ -294,6 +306,34 @@ class WorkerProcess:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def children(self) -> list[int]:
+        """The worker processes the `dramatiq` parent forked."""
+        assert self.process is not None
+        pid = self.process.pid
+        try:
+            return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def kill9_children(self) -> None:
+        """SIGKILL the worker children only (an OOM kill, a crash); the parent then exits
+        (Dramatiq does not restart a child) and is started again, as a supervisor would."""
+        assert self.process is not None
+        for child in self.children():
+            os.kill(child, signal.SIGKILL)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM to the parent only, as a container runtime stops its main process; waits
+        for the exit and returns the exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
     def stop(self) -> None:
         if self.alive():
             assert self.process is not None
@@ -306,7 +346,7 @@ class WorkerProcess:
 
 @contextmanager
 def worker_process(
-    database_url: str, rabbitmq_url: str, log: Path, **env: str
+    database_url: str, rabbitmq_url: str, log: Path, **env: Any
 ) -> Iterator[WorkerProcess]:
     worker = WorkerProcess(database_url, rabbitmq_url, log, **env)
     try:

@@ -1,4 +1,6 @@
-"""`maintenance.prune_runs`: keep the run history, idempotency marks and sent outbox rows for a
+"""`maintenance.reconcile` re-derives lost work from PostgreSQL (see yoked_actors.reconcile).
+
+`maintenance.prune_runs`: keep the run history, idempotency marks and sent outbox rows for a
 retention period, then delete them in bounded batches.
 
 Scheduled daily (schedules.py). Idempotent: a rerun deletes what is older than the cut-off and
@@ -67,3 +69,32 @@ def prune_runs(payload: PrunePayload) -> dict[str, int]:
         "idempotency_keys": _delete_in_batches(store.delete_keys_before, cutoff, size),
         "outbox": _delete_in_batches(store.delete_outbox_before, cutoff, size),
     }
+
+
+class ReconcilePayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: A message still pending this long is re-emitted; default RECONCILE_PENDING_AFTER_S.
+    pending_after_s: int | None = Field(default=None, ge=0, le=7 * 86_400)
+    #: Reference time (ISO); default now.
+    now: datetime | None = None
+
+
+@job(
+    "maintenance.reconcile",
+    queue=Queue.MAINTENANCE,
+    payload=ReconcilePayload,
+    max_retries=3,
+    time_limit=10 * 60_000,
+)
+def reconcile(payload: ReconcilePayload) -> dict[str, object]:
+    """Re-derive lost work from PostgreSQL (:mod:`yoked_actors.reconcile`); returns what it
+    found and fixed. A healthy system finds nothing; a rerun fixes nothing twice."""
+    from yoked_actors.reconcile import reconcile as run_reconcile
+    from yoked_actors.settings import get_settings
+
+    after = payload.pending_after_s
+    if after is None:
+        after = get_settings().reconcile_pending_after_s
+    found = run_reconcile(payload.now or utc_now(), pending_after=timedelta(seconds=after))
+    return found.as_dict()

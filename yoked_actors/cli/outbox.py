@@ -25,7 +25,14 @@ def outbox() -> None:
     help="Seconds between polls when no NOTIFY arrives.",
 )
 @click.option("--once", is_flag=True, help="Publish what is pending now, then exit.")
-def relay(batch_size: int, poll_interval: float, once: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Serve Prometheus metrics here (a health check's target); 0 = off.",
+)
+def relay(batch_size: int, poll_interval: float, once: bool, metrics_port: int) -> None:
     """Publish pending outbox rows to RabbitMQ (with confirms) and mark them sent.
 
     Runs until SIGTERM / SIGINT. Several relays may run at once: rows are claimed with
@@ -36,6 +43,10 @@ def relay(batch_size: int, poll_interval: float, once: bool) -> None:
     settings = checked_settings(database=True, rabbitmq=True)
     configure_logging(settings)
     connect_broker(settings)
+    if metrics_port and not once:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
     if once:
         _relay_pending(batch_size)
     else:

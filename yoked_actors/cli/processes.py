@@ -7,8 +7,33 @@ import sys
 import click
 
 from yoked_actors.cli.common import checked_settings
+from yoked_actors.settings import Settings
 
 ENTRYPOINT = "yoked_actors.entrypoint"
+
+
+def worker_argv(
+    settings: Settings,
+    processes: int | None = None,
+    threads: int | None = None,
+    queues: tuple[str, ...] = (),
+    dramatiq_args: tuple[str, ...] = (),
+) -> list[str]:
+    """The `dramatiq` command line of `yoked worker`: the shutdown timeout is the grace period
+    (WORKER_SHUTDOWN_GRACE_S) unless the caller passed one."""
+    argv = [
+        ENTRYPOINT,
+        "--processes",
+        str(processes or settings.worker_processes),
+        "--threads",
+        str(threads or settings.worker_threads),
+    ]
+    if queues:
+        argv += ["--queues", *queues]
+    if not any(a.startswith("--worker-shutdown-timeout") for a in dramatiq_args):
+        grace_ms = int(settings.worker_shutdown_grace_s * 1000)
+        argv += ["--worker-shutdown-timeout", str(grace_ms)]
+    return argv + list(dramatiq_args)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -24,6 +49,9 @@ def worker(
 ) -> None:
     """Run Dramatiq workers over every actor module.
 
+    On SIGTERM the workers stop consuming and give the jobs in flight WORKER_SHUTDOWN_GRACE_S
+    seconds to finish (match the deploy's kill timeout to it); a job still running then is
+    recorded as interrupted and its message requeued, with no retry consumed.
     Extra arguments are passed to the `dramatiq` command as they are (see `dramatiq --help`).
     The parent process exits if a child dies: run it under a supervisor that restarts it
     (docker compose `restart: unless-stopped`, Fly machines' restart policy).
@@ -32,16 +60,7 @@ def worker(
     from dramatiq.cli import make_argument_parser
 
     settings = checked_settings(database=True, rabbitmq=True)
-    argv = [
-        ENTRYPOINT,
-        "--processes",
-        str(processes or settings.worker_processes),
-        "--threads",
-        str(threads or settings.worker_threads),
-    ]
-    if queues:
-        argv += ["--queues", *queues]
-    argv += list(dramatiq_args)
+    argv = worker_argv(settings, processes, threads, queues, dramatiq_args)
     sys.exit(dramatiq_main(make_argument_parser().parse_args(argv)))
 
 

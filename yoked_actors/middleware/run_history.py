@@ -10,11 +10,15 @@ background thread. Guarantees:
 - A failed or dead-lettered run is recorded with its error type and a short, truncated reason;
   never the message's arguments in the error. Its kwargs are kept in ``job_runs.payload`` (our
   own database, never logs or Sentry) so that ``yoked runs replay`` can re-enqueue it.
-- A failed or dead run is flushed before its message is dead-lettered (``before_nack``), so
-  its record survives a SIGKILL that follows.
-- A process killed with SIGKILL loses its other unflushed events (at most the last flush
-  interval): a short run acknowledged just before the kill may have no row, or keep an earlier
-  status (the messages and the jobs' effects are not affected).
+- A message is acknowledged (or dead-lettered) only once its run's record is committed, so a
+  process killed with SIGKILL at any instant loses no record: a message not yet acknowledged is
+  redelivered and recorded by its next delivery. The service's broker
+  (:class:`yoked_actors.broker.ServiceBroker`) defers the acknowledgement to the recorder's
+  group commit; with any other broker ``before_ack`` / ``before_nack`` block until it, at most
+  :data:`~yoked_actors.runs.recorder.ACK_WAIT_S` (then a WARNING says the record is still
+  buffered).
+- Runs still going when the worker shuts down (the grace period is over) are recorded as
+  ``interrupted``: their messages return to the queue unacknowledged, with no retry consumed.
 
 See docs/reliability.md.
 """
@@ -57,9 +61,20 @@ class RunHistory(Middleware):
             dramatiq.set_encoder(RecordingJSONEncoder(self.recorder))
 
     def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:
-        # Once the job threads have stopped, so their last records are in this final flush
-        # (and before DatabaseLifecycle, earlier in the stack, disposes the pool).
+        # Once the job threads have stopped (or the grace period is over), so their last
+        # records are in this final flush (and before DatabaseLifecycle, earlier in the stack,
+        # disposes the pool). A job still running is abandoned: its message, unacknowledged,
+        # returns to the queue when the connection closes, and its run is "interrupted".
         if self.enabled:
+            for message_id, build in self.recorder.in_flight():
+                event = build()
+                event.update(
+                    status="interrupted",
+                    status_rank=STATUS_RANK["interrupted"],
+                    error_message="worker shut down before the job finished; requeued",
+                )
+                self.recorder.record(message_id, event)
+                self.recorder.finished(message_id)
             self.recorder.close()
 
     def _base(self, message: Any, status: str, attempts: int) -> dict[str, Any]:
@@ -147,20 +162,38 @@ class RunHistory(Middleware):
             reason = CURRENT.skip_reason or "skipped by middleware (max_age)"
             self._finish(message, "skipped", None, reason)
 
-    def before_nack(self, broker: Broker, message: Any) -> None:
-        # A dead-lettered run's record is the one an operator needs (to see why, to replay):
-        # write it before the message leaves for the .XQ, not within the next flush interval
-        # (a SIGKILL in between would lose it). Dead letters are rare; this wait is cheap.
-        if not self.enabled:
-            return
-        try:
-            self.recorder.flush()
-        except Exception as error:
+    def _wait_committed(self, message: Any, what: str) -> None:
+        if not self.recorder.wait_committed(message.message_id):
             logger.warning(
-                "run history: dead letter %s kept for a later flush (%s)",
+                "run history: %s %s before its record was committed (database unreachable); "
+                "the record stays buffered",
+                what,
                 message.message_id,
-                describe_error(error)[0],
             )
+
+    def before_ack(self, broker: Broker, message: Any) -> None:
+        # Acknowledge only what is on record: a SIGKILL before this point redelivers the
+        # message, after it the row is committed (see the module docstring). The service's
+        # broker (broker.ServiceBroker) defers the acknowledgement itself, without blocking
+        # this worker thread; any other broker waits here.
+        if self.enabled and not getattr(broker, "acks_after_commit", False):
+            self._wait_committed(message, "acknowledging")
+
+    def before_nack(self, broker: Broker, message: Any) -> None:
+        # A dead-lettered run's record is the one an operator needs (to see why, to replay).
+        if self.enabled and not getattr(broker, "acks_after_commit", False):
+            self._wait_committed(message, "dead-lettering")
+
+    def before_consumer_thread_shutdown(self, broker: Broker, thread: Any) -> None:
+        # The consumer is about to be closed: send the acknowledgements still deferred now
+        # (its close waits for queued acknowledgements), or their messages run again.
+        if self.enabled and self.recorder.deferred_count():
+            try:
+                self.recorder.flush()
+            except Exception as error:
+                logger.warning(
+                    "run history: flush at shutdown failed (%s)", describe_error(error)[0]
+                )
 
     def after_nack(self, broker: Broker, message: Any) -> None:
         # Normally recorded by after_process_message just before; a message for an unknown

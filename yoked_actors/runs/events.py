@@ -18,6 +18,9 @@ STATUS_RANK = {
     "queued": 0,
     "running": 1,
     "retrying": 2,
+    # Still running when its worker shut down (grace period over): the message goes back to
+    # its queue unacknowledged, with no retry consumed, and this attempt runs again.
+    "interrupted": 2,
     "succeeded": 3,
     "skipped": 3,
     "failed": 3,  # permanent error: dead-lettered at once, not retried

@@ -8,13 +8,20 @@ shorter one is written once, finished. Events merge in memory exactly as the ups
 them in the table (:mod:`yoked_actors.runs.events`), so a row never moves backwards.
 
 Guarantees and limits:
-- While PostgreSQL is down the buffer keeps the events and retries (backoff up to 5 s); past
+- While PostgreSQL is down the buffer keeps the events and retries (backoff up to 2 s); past
   :data:`MAX_PENDING` events only terminal ones (succeeded, skipped, failed, dead) are accepted.
 - A batch the database refuses (a constraint, a bad value: retrying cannot help) is dropped and
   counted in ``dropped``, so one bad event never blocks the history.
 - :meth:`RunRecorder.flush` can be called by anyone (the middleware does before a message is
   dead-lettered); :meth:`RunRecorder.close` flushes what is left at shutdown.
-- A process killed with SIGKILL loses its unflushed events (at most the last flush interval).
+- Durable acknowledgement: a message is acknowledged only once its last event is committed, so
+  a process killed with SIGKILL at any instant loses no record of an acknowledged message (an
+  unacknowledged one is redelivered and recorded then). The service's consumer hands the
+  acknowledgement to :meth:`RunRecorder.after_commit`, which the flusher calls right after the
+  committing statement (group commit: the first waiting acknowledgement wakes the flusher,
+  which gathers :data:`GATHER_S` more); other brokers block in
+  :meth:`RunRecorder.wait_committed`, at most :data:`ACK_WAIT_S` (then the message is
+  acknowledged with its event still buffered).
 - After a fork, the child starts with an empty buffer and its own flusher thread.
 
 See docs/reliability.md.
@@ -44,6 +51,10 @@ FLUSH_INTERVAL_S = 0.2
 #: A run shows as "running" once it has run this long (shorter ones are written once, finished).
 RUNNING_AFTER_S = 1.0
 FLUSH_ROWS = 500
+#: How long the flusher, woken by an acknowledgement waiting for its commit, gathers more.
+GATHER_S = 0.003
+#: Longest wait for a commit before a message is acknowledged anyway (database unreachable).
+ACK_WAIT_S = 10.0
 #: Events kept while the database is unreachable; past this, only terminal ones are accepted.
 MAX_PENDING = 100_000
 
@@ -74,6 +85,15 @@ class RunRecorder:
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        #: Signalled under _lock whenever a batch is committed (or refused for good).
+        self._committed_cond = threading.Condition(self._lock)
+        #: Sequence number of the latest event recorded, and of the latest one committed.
+        self._seq = 0
+        self._committed = 0
+        #: Message id -> sequence number of its latest event not yet committed.
+        self._uncommitted: dict[str, int] = {}
+        #: Acknowledgements deferred until their message's events are committed: (seq, ack).
+        self._deferred: list[tuple[int, Callable[[], None]]] = []
         self._flush_lock = threading.Lock()
         self._pending: dict[str, dict[str, Any]] = {}
         #: Runs started and not finished, with their start time: written as "running" only
@@ -98,6 +118,10 @@ class RunRecorder:
     def finished(self, message_id: str) -> None:
         self._in_flight.pop(message_id, None)
 
+    def in_flight(self) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
+        """The runs started and not finished: (message id, builder of its "running" event)."""
+        return [(message_id, build) for message_id, (_, build) in list(self._in_flight.items())]
+
     def record(self, message_id: str, event: dict[str, Any]) -> None:
         """Merge one event into the buffer; the flusher thread writes it soon."""
         if self._pid != os.getpid():  # forked: the parent's buffer and thread are not ours
@@ -112,6 +136,8 @@ class RunRecorder:
                 self._pending[message_id] = event
             else:
                 self._pending[message_id] = merge_events(existing, event)
+            self._seq += 1
+            self._uncommitted[message_id] = self._seq
             size = len(self._pending)
         if self._thread is None:
             self._start()
@@ -136,7 +162,12 @@ class RunRecorder:
     def _run(self, stop: threading.Event) -> None:
         failures = 0
         while not stop.is_set():
-            self._wake.wait(self.interval_s if failures == 0 else min(5.0, 0.2 * 2**failures))
+            if failures:  # the database is unreachable: back off, whoever is waiting
+                stop.wait(min(2.0, 0.2 * 2**failures))
+            elif self._wake.wait(self.interval_s):
+                # Woken by a waiting acknowledgement: gather the runs finishing meanwhile
+                # into the same statement (group commit).
+                time.sleep(GATHER_S)
             self._wake.clear()
             try:
                 self.flush()
@@ -148,6 +179,76 @@ class RunRecorder:
                     describe_error(error)[0],
                     self.pending_count(),
                 )
+
+    def wait_committed(self, message_id: str, timeout_s: float = ACK_WAIT_S) -> bool:
+        """Block until every event recorded for ``message_id`` is committed.
+
+        Wakes the flusher at once (group commit: the threads waiting together share one
+        statement). Returns False if ``timeout_s`` passed first (the events stay buffered).
+        """
+        if self._pid != os.getpid():
+            return True
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            seq = self._uncommitted.get(message_id)
+            if seq is None:
+                return True
+            if self._thread is None:
+                self._lock.release()
+                try:
+                    self._start()
+                finally:
+                    self._lock.acquire()
+            self._wake.set()
+            while self._committed < seq:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._committed_cond.wait(min(left, 0.5))
+                if self._committed < seq:
+                    self._wake.set()
+            return True
+
+    def after_commit(self, message_id: str, ack: Callable[[], None]) -> bool:
+        """Call ``ack()`` from the flusher once ``message_id``'s events are committed.
+
+        Returns False (``ack`` not kept) when nothing of the message is waiting to be written:
+        the caller acknowledges at once. The worker thread does not wait (group commit: the
+        acknowledgements of every run in a batch go out right after its one statement).
+        """
+        if self._pid != os.getpid():
+            return False
+        with self._lock:
+            seq = self._uncommitted.get(message_id)
+            if seq is None:
+                return False
+            self._deferred.append((seq, ack))
+            start = self._thread is None
+        if start:
+            self._start()
+        if not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def deferred_count(self) -> int:
+        with self._lock:
+            return len(self._deferred)
+
+    def _mark_committed(self, upto: int) -> None:
+        with self._lock:
+            if upto > self._committed:
+                self._committed = upto
+            if self._uncommitted:
+                self._uncommitted = {m: s for m, s in self._uncommitted.items() if s > upto}
+            self._committed_cond.notify_all()
+            due = [ack for seq, ack in self._deferred if seq <= upto]
+            if due:
+                self._deferred = [(seq, ack) for seq, ack in self._deferred if seq > upto]
+        for ack in due:
+            try:
+                ack()
+            except Exception as error:  # the connection is gone: RabbitMQ redelivers it
+                logger.warning("run history: deferred acknowledgement failed (%s)", error)
 
     def pending_count(self) -> int:
         with self._lock:
@@ -162,8 +263,9 @@ class RunRecorder:
         the history. Either way the error is raised.
         """
         with self._flush_lock:
-            batch = self._take_batch()
+            batch, upto = self._take_batch()
             if not batch:
+                self._mark_committed(upto)
                 return 0
             try:
                 rows = json.dumps(list(batch.values()), default=str)
@@ -171,16 +273,20 @@ class RunRecorder:
                     store.upsert_runs(session, rows)
             except REFUSED:
                 self.dropped += len(batch)
+                self._mark_committed(upto)  # retrying cannot help: nobody should wait for it
                 raise
             except BaseException:
                 self._put_back(batch)
                 raise
+            self._mark_committed(upto)
             return len(batch)
 
-    def _take_batch(self) -> dict[str, dict[str, Any]]:
-        """Everything pending, plus a "running" event for each run going on for long enough."""
+    def _take_batch(self) -> tuple[dict[str, dict[str, Any]], int]:
+        """Everything pending, plus a "running" event for each run going on for long enough,
+        and the sequence number of the last event taken."""
         with self._lock:
             batch, self._pending = self._pending, {}
+            upto = self._seq
         long_ago = time.time() - RUNNING_AFTER_S
         for message_id, (started_at, build) in list(self._in_flight.items()):
             if started_at > long_ago:
@@ -190,7 +296,7 @@ class RunRecorder:
             batch[message_id] = (
                 event if message_id not in batch else merge_events(event, batch[message_id])
             )
-        return batch
+        return batch, upto
 
     def _put_back(self, batch: dict[str, dict[str, Any]]) -> None:
         """Return an unwritten batch to the buffer, merged with events recorded meanwhile."""
