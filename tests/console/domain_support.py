@@ -93,9 +93,7 @@ def add_delivery(
 
 def add_metric(day: date, metric: str, value: float | None, dimension: str = "") -> None:
     with db.session_scope() as session:
-        session.add(
-            DailyMetric(metric_date=day, metric=metric, dimension=dimension, value=value)
-        )
+        session.add(DailyMetric(metric_date=day, metric=metric, dimension=dimension, value=value))
 
 
 def logged_in(base: str, name: str) -> tuple[httpx.Client, str]:
