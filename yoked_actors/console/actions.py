@@ -28,7 +28,9 @@ CHUNK = 100
 BULK_LIMIT = 100_000
 
 
-async def act(request: Request, action: str, target: str, work: Work) -> Response:
+async def act(
+    request: Request, action: str, target: str, work: Work, *, template: str = "done.html"
+) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     console = console_of(request)
     as_json = wants_json(request, form)
@@ -82,7 +84,7 @@ async def act(request: Request, action: str, target: str, work: Work) -> Respons
         if as_json:
             return JSONResponse(body)
         return console_of(request).templates.TemplateResponse(
-            request, "done.html", {"who": who, "csrf": who.csrf, **body}
+            request, template, {"who": who, "csrf": who.csrf, **body}
         )
 
     return await run_in_threadpool(run)

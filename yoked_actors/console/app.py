@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from yoked_actors import db
 from yoked_actors.clock import utc_now
-from yoked_actors.console import actions, pages, store
+from yoked_actors.console import actions, domain_pages, pages, store
 from yoked_actors.console.auth import (
     COOKIE,
     LoginLimiter,
@@ -300,6 +300,11 @@ def create_app(settings: Settings) -> Starlette:
         Route("/outbox", outbox),
         Route("/outbox/retry", outbox_retry, methods=["POST"]),
         Route("/audit", audit),
+        Route("/matching", domain_pages.matching),
+        Route("/moderation", domain_pages.moderation),
+        Route("/moderation/{message_id:str}/reveal", domain_pages.reveal, methods=["POST"]),
+        Route("/deliveries", domain_pages.deliveries),
+        Route("/metrics", domain_pages.metrics),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])

@@ -1,0 +1,108 @@
+"""Domain rows the console's domain pages are tested with, written as the jobs write them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+
+from tests.console.conftest import PASSWORD
+from yoked_actors import db
+from yoked_actors.models.analytics import DailyMetric
+from yoked_actors.models.contract import Message, User
+from yoked_actors.models.matching import MatchingRun
+from yoked_actors.models.moderation import ModerationResult
+from yoked_actors.models.notifications import NotificationDelivery
+
+SECRET = "meet me behind the gym, my number is 555-0142"
+
+
+def add_matching_run(tz: str, day: date, eligible: int | None, with_offers: int | None) -> None:
+    with db.session_scope() as session:
+        session.add(
+            MatchingRun(
+                timezone=tz,
+                local_date=day,
+                status="completed" if eligible is not None else "running",
+                as_of=datetime.now(UTC),
+                eligible_users=eligible,
+                users_with_offers=with_offers,
+                offers_written=(with_offers or 0) * 3,
+                duration_ms=None if eligible is None else 1234,
+                completed_at=None if eligible is None else datetime.now(UTC),
+            )
+        )
+
+
+def add_user() -> uuid.UUID:
+    with db.session_scope() as session:
+        user = User()
+        session.add(user)
+        session.flush()
+        return user.id
+
+
+def add_judged_message(
+    sender: uuid.UUID, recipient: uuid.UUID, decision: str, categories: list[str], text: str
+) -> uuid.UUID:
+    with db.session_scope() as session:
+        message = Message(sender_id=sender, recipient_id=recipient, content=text)
+        session.add(message)
+        session.flush()
+        session.add(
+            ModerationResult(
+                message_id=message.id,
+                sender_id=sender,
+                outcome="decided",
+                decision=decision,
+                categories=categories,
+                signals=["phone"] if decision != "clean" else [],
+                engine_version="test-1",
+            )
+        )
+        return message.id
+
+
+def add_delivery(
+    user: uuid.UUID,
+    state: str,
+    *,
+    receipt_error: str | None = None,
+    error: str | None = None,
+    hours_ago: float = 1,
+) -> None:
+    at = datetime.now(UTC) - timedelta(hours=hours_ago)
+    with db.session_scope() as session:
+        session.add(
+            NotificationDelivery(
+                digest_id=uuid.uuid4(),
+                user_id=user,
+                kind="new_message",
+                item_count=1,
+                state=state,
+                error=error,
+                receipt_status="error" if receipt_error else None,
+                receipt_error=receipt_error,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+
+
+def add_metric(day: date, metric: str, value: float | None, dimension: str = "") -> None:
+    with db.session_scope() as session:
+        session.add(DailyMetric(metric_date=day, metric=metric, dimension=dimension, value=value))
+
+
+def logged_in(base: str, name: str) -> tuple[httpx.Client, str]:
+    """A client with a session cookie, and the session's CSRF token."""
+    client = httpx.Client(base_url=base, follow_redirects=False)
+    page = client.get("/login")
+    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text)[1]
+    reply = client.post("/login", data={"name": name, "password": PASSWORD, "login_csrf": token})
+    assert reply.status_code == 303
+    moderation = client.get("/moderation")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', moderation.text)[1]
+    return client, csrf

@@ -1,0 +1,119 @@
+"""The console's reads of the domain tables: matching runs, the moderation review queue, push
+deliveries and daily metrics.
+
+SQLAlchemy expressions only (no SQL text), all values bound. Functions take a session in the
+page's read-only transaction and never begin or commit. Nothing here selects a message's text:
+the one read of it is :func:`yoked_actors.moderation.store.stored_content`, called only by the
+audited reveal action.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from yoked_actors.models.analytics import DailyMetric
+from yoked_actors.models.matching import MatchingRun
+from yoked_actors.models.moderation import ModerationResult
+from yoked_actors.models.notifications import NotificationDelivery
+
+#: Decisions that put a message in the review queue.
+REVIEW_DECISIONS = ("flagged", "hidden")
+
+
+def matching_runs(session: Session, since: date, limit: int = 500) -> Sequence[MatchingRun]:
+    """Matching runs of local dates from ``since`` on, newest day first, then by timezone."""
+    return session.scalars(
+        select(MatchingRun)
+        .where(MatchingRun.local_date >= since)
+        .order_by(MatchingRun.local_date.desc(), MatchingRun.timezone)
+        .limit(limit)
+    ).all()
+
+
+def review_queue(session: Session, limit: int) -> Sequence[Any]:
+    """Flagged and hidden messages, newest first: ids, decision, categories, time, never text."""
+    return session.execute(
+        select(
+            ModerationResult.message_id,
+            ModerationResult.sender_id,
+            ModerationResult.decision,
+            ModerationResult.categories,
+            ModerationResult.signals,
+            ModerationResult.source,
+            ModerationResult.created_at,
+        )
+        .where(ModerationResult.decision.in_(REVIEW_DECISIONS))
+        .order_by(ModerationResult.created_at.desc(), ModerationResult.message_id)
+        .limit(limit)
+    ).all()
+
+
+def review_counts(session: Session) -> dict[str, int]:
+    """How many messages are flagged and how many hidden."""
+    rows = session.execute(
+        select(ModerationResult.decision, func.count())
+        .where(ModerationResult.decision.in_(REVIEW_DECISIONS))
+        .group_by(ModerationResult.decision)
+    ).all()
+    counts = {d: 0 for d in REVIEW_DECISIONS}
+    counts.update({str(d): int(n) for d, n in rows})
+    return counts
+
+
+def review_decision(session: Session, message_id: uuid.UUID) -> str | None:
+    """The message's decision when it is in the review queue, else None."""
+    return session.scalar(
+        select(ModerationResult.decision).where(
+            ModerationResult.message_id == message_id,
+            ModerationResult.decision.in_(REVIEW_DECISIONS),
+        )
+    )
+
+
+def delivery_states(session: Session, since: datetime) -> dict[str, int]:
+    """Deliveries created since ``since``, counted per state."""
+    rows = session.execute(
+        select(NotificationDelivery.state, func.count())
+        .where(NotificationDelivery.created_at >= since)
+        .group_by(NotificationDelivery.state)
+    ).all()
+    return {str(state): int(n) for state, n in rows}
+
+
+def delivery_errors(session: Session, since: datetime, limit: int) -> dict[str, list[Any]]:
+    """The most common receipt errors and ticket errors of deliveries since ``since``."""
+    found: dict[str, list[Any]] = {}
+    for name, column in (
+        ("receipt", NotificationDelivery.receipt_error),
+        ("ticket", NotificationDelivery.error),
+    ):
+        n = func.count().label("n")
+        found[name] = list(
+            session.execute(
+                select(column, n)
+                .where(NotificationDelivery.created_at >= since, column.is_not(None))
+                .group_by(column)
+                .order_by(n.desc(), column)
+                .limit(limit)
+            ).all()
+        )
+    return found
+
+
+def daily_totals(session: Session, metrics: Sequence[str], since: date) -> Sequence[DailyMetric]:
+    """The day totals (dimension ``''``) of ``metrics`` from ``since`` on, oldest first."""
+    return session.scalars(
+        select(DailyMetric)
+        .where(
+            DailyMetric.metric.in_(list(metrics)),
+            DailyMetric.dimension == "",
+            DailyMetric.metric_date >= since,
+        )
+        .order_by(DailyMetric.metric_date)
+    ).all()
