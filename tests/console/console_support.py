@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from selenium.webdriver.common.by import By
@@ -79,3 +81,12 @@ def log_in(browser: WebDriver, base: str, name: str) -> None:
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "login").click()
     assert browser.find_element(By.CSS_SELECTOR, ".who").text.startswith(name)
+
+
+#: Where the browser tests save their screenshots: a git-ignored folder, so a test run leaves
+#: the tree clean; with YOKED_UPDATE_SCREENSHOTS=1 they refresh the ones docs/ shows.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "img"
+    if os.environ.get("YOKED_UPDATE_SCREENSHOTS") == "1"
+    else Path(__file__).resolve().parents[2] / ".yoked" / "screenshots"
+)

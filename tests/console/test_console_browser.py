@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -11,14 +10,20 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
 from tests.common_support import wait_until
-from tests.console.console_support import add_run, audit_rows, count, log_in, mark_key_done, pings
+from tests.console.console_support import (
+    SCREENSHOTS,
+    add_run,
+    audit_rows,
+    count,
+    log_in,
+    mark_key_done,
+    pings,
+)
 from yoked_actors import db
 from yoked_actors.clock import utc_now
 from yoked_actors.models.runs import JobRun
 from yoked_actors.models.scheduling import ScheduleFire
 from yoked_actors.scheduling.scheduler import Scheduler, all_schedules
-
-IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 def test_operator_filters_opens_and_replays_a_run(console_server, browser, users, worker):
@@ -114,7 +119,7 @@ def test_light_and_dark_screenshots(console_server, browser, users):
     add_run(status="succeeded", note="shot", minutes_ago=2)
     add_run(status="failed", note="shot", minutes_ago=1, actor="matching.expire_offers")
     log_in(browser, console_server.url, "otto")
-    IMG.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for scheme in ("light", "dark"):
         browser.execute_cdp_cmd(
             "Emulation.setEmulatedMedia",
@@ -122,7 +127,7 @@ def test_light_and_dark_screenshots(console_server, browser, users):
         )
         for name, path in (("overview", "/"), ("runs", "/runs")):
             browser.get(console_server.url + path)
-            target = IMG / f"console-{name}-{scheme}.png"
+            target = SCREENSHOTS / f"console-{name}-{scheme}.png"
             browser.save_screenshot(str(target))
             assert target.stat().st_size > 10_000
         background = browser.execute_script(

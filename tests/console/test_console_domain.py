@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
 from tests.console.conftest import basic
-from tests.console.console_support import audit_rows, log_in
+from tests.console.console_support import SCREENSHOTS, audit_rows, log_in
 from tests.console.domain_support import (
     SECRET,
     add_delivery,
@@ -23,8 +22,6 @@ from tests.console.domain_support import (
     logged_in,
 )
 from yoked_actors.clock import utc_now
-
-IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 @pytest.fixture
@@ -228,8 +225,8 @@ def test_metrics_page_in_dark_mode(console_server, browser, users):
             "return getComputedStyle(document.body).backgroundColor"
         )
         assert background == "rgb(18, 21, 26)"
-        IMG.mkdir(parents=True, exist_ok=True)
-        target = IMG / "console-metrics-dark.png"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        target = SCREENSHOTS / "console-metrics-dark.png"
         browser.save_screenshot(str(target))
         assert target.stat().st_size > 10_000
     finally:

@@ -1,7 +1,7 @@
 """The domain pages: matching runs, the moderation review queue, push deliveries, daily metrics.
 
 Each is a read-only page (``?format=json`` gives the same dict); their queries are in
-``console.domain_store``. The review queue shows ids, decisions, categories and times, never a
+``console.store.domain``. The review queue shows ids, decisions, categories and times, never a
 message's text: an operator sees one message's text only through the reveal action (operator
 role, CSRF, a reason, an audit row naming the message), and only in that action's answer.
 """
@@ -17,10 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from yoked_actors.clock import utc_now
-from yoked_actors.console import actions, domain_store
+from yoked_actors.console import actions
 from yoked_actors.console.auth import Principal
 from yoked_actors.console.charts import chart
 from yoked_actors.console.filters import FilterError, parse_time, rfc3339
+from yoked_actors.console.store import domain as domain_store
 from yoked_actors.console.web import HTTPProblem, page
 from yoked_actors.models.notifications import DELIVERY_STATES
 
