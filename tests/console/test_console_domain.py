@@ -9,6 +9,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
+from sqlalchemy import update
 
 from tests.console.conftest import basic
 from tests.console.console_support import SCREENSHOTS, audit_rows, log_in
@@ -21,7 +22,9 @@ from tests.console.domain_support import (
     add_user,
     logged_in,
 )
+from yoked_actors import db
 from yoked_actors.clock import utc_now
+from yoked_actors.models.contract import Message
 
 
 @pytest.fixture
@@ -231,3 +234,42 @@ def test_metrics_page_in_dark_mode(console_server, browser, users):
         assert target.stat().st_size > 10_000
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
+def test_an_operator_overturns_a_verdict_once_through_the_review_module(
+    console_server, users, clients
+):
+    alice, bob = add_user(), add_user()
+    flagged = add_judged_message(alice, bob, "flagged", ["contact_info"], SECRET)
+    with db.session_scope() as session:  # as the moderation job leaves a flagged message
+        session.execute(
+            update(Message).where(Message.id == flagged).values(moderation_status="flagged")
+        )
+    url = f"/moderation/{flagged}/decide"
+
+    viewer, viewer_csrf = clients(console_server.url, "vera")
+    refused = viewer.post(url, data={"csrf": viewer_csrf, "reason": "x", "action": "overturn"})
+    assert refused.status_code == 403
+    operator, csrf = clients(console_server.url, "otto")
+    bad = operator.post(url, data={"csrf": csrf, "reason": "x", "action": "delete"})
+    assert bad.status_code == 400 and "uphold or overturn" in bad.text
+
+    done = operator.post(
+        url, data={"csrf": csrf, "reason": "a gym's number", "action": "overturn", "format": "json"}
+    )
+    assert done.status_code == 200
+    again = operator.post(url, data={"csrf": csrf, "reason": "twice", "action": "overturn"})
+    assert again.status_code == 200
+    outcomes = [row[3] for row in audit_rows() if row[1] == "moderation_review"]
+    assert outcomes == [
+        "refused: viewer",
+        "refused: action must be uphold or overturn, not 'delete'",
+        "overturned",
+        "already overturned",
+    ]
+    assert done.json()["effects"]["restored"] is True
+    with db.session_scope() as session:
+        assert session.get(Message, flagged).moderation_status == "clean"
+    queued = {m["message_id"]: m for m in _json(console_server.url, "/moderation")["queue"]}
+    assert queued[str(flagged)]["review"] == "overturned"
+    assert SECRET not in operator.get("/moderation").text

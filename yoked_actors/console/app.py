@@ -303,6 +303,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/matching", domain_pages.matching),
         Route("/moderation", domain_pages.moderation),
         Route("/moderation/{message_id:str}/reveal", domain_pages.reveal, methods=["POST"]),
+        Route("/moderation/{message_id:str}/decide", domain_pages.decide, methods=["POST"]),
         Route("/deliveries", domain_pages.deliveries),
         Route("/metrics", domain_pages.metrics),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),

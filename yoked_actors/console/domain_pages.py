@@ -87,9 +87,7 @@ def moderation_page(session: Session) -> dict[str, Any]:
                 "signals": list(r.signals),
                 "source": r.source,
                 "created_at": r.created_at,
-                # Review decisions (uphold / overturn) belong to moderation's review module;
-                # once it exists its state for this message goes here and its forms in the page.
-                "review": None,
+                "review": r.review,
             }
             for r in domain_store.review_queue(session, REVIEW_LIMIT)
         ],
@@ -177,6 +175,39 @@ def _reveal(raw_id: str) -> actions.Work:
         )
 
     return work
+
+
+def _decide(raw_id: str) -> actions.Work:
+    """Uphold or overturn a verdict through moderation's review module (the CLI's function)."""
+
+    def work(
+        session: Session, who: Principal, form: dict[str, str]
+    ) -> tuple[str, str, dict[str, Any]]:
+        from yoked_actors.moderation import review
+
+        try:
+            message_id = uuid.UUID(raw_id)
+        except ValueError:
+            raise HTTPProblem(404, f"{raw_id[:60]!r} is not a message id") from None
+        try:
+            done = review.decide(
+                session,
+                message_id,
+                form.get("action", ""),
+                reason=form["reason"],
+                reviewer=f"console:{who.name}",
+            )
+        except review.ReviewError as error:
+            raise HTTPProblem(400, str(error)) from None
+        outcome = done.outcome if done.applied else f"already {done.outcome}"
+        return str(message_id), outcome, {"applied": done.applied, "effects": done.effects}
+
+    return work
+
+
+async def decide(request: Request) -> Response:
+    raw_id = request.path_params["message_id"]
+    return await actions.act(request, "moderation_review", raw_id[:60], _decide(raw_id))
 
 
 async def reveal(request: Request) -> Response:

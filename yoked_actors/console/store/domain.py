@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from yoked_actors import sql
 from yoked_actors.models.analytics import DailyMetric
 from yoked_actors.models.matching import MatchingRun
 from yoked_actors.models.moderation import ModerationResult
@@ -37,21 +38,22 @@ def matching_runs(session: Session, since: date, limit: int = 500) -> Sequence[M
 
 
 def review_queue(session: Session, limit: int) -> Sequence[Any]:
-    """Flagged and hidden messages, newest first: ids, decision, categories, time, never text."""
-    return session.execute(
-        select(
-            ModerationResult.message_id,
-            ModerationResult.sender_id,
-            ModerationResult.decision,
-            ModerationResult.categories,
-            ModerationResult.signals,
-            ModerationResult.source,
-            ModerationResult.created_at,
-        )
-        .where(ModerationResult.decision.in_(REVIEW_DECISIONS))
-        .order_by(ModerationResult.created_at.desc(), ModerationResult.message_id)
-        .limit(limit)
-    ).all()
+    """Flagged and hidden messages, newest first: ids, decision, categories, time and the
+    review's outcome if a person decided it (moderation/review.py), never the text."""
+    return sql.execute(
+        session,
+        """
+        SELECT r.message_id, r.sender_id, r.decision, r.categories, r.signals, r.source,
+               r.created_at, d.outcome AS review
+        FROM moderation_results AS r
+        LEFT JOIN moderation_review_decisions AS d
+          ON d.message_id = r.message_id AND d.subject = 'verdict'
+        WHERE r.decision IN ('flagged', 'hidden')
+        ORDER BY r.created_at DESC, r.message_id
+        LIMIT :limit
+        """,
+        {"limit": limit},
+    )
 
 
 def review_counts(session: Session) -> dict[str, int]:
