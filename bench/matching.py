@@ -20,7 +20,11 @@ and its load (docs/matching.md, "Figures"): the run prints the load average and 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -200,6 +204,55 @@ def seed_expiring(conn: psycopg.Connection, count: int) -> int:
     return inserted
 
 
+def run_job_process(url: str) -> dict:
+    """``yoked run matching.generate_daily`` for the day, as its own process under
+    ``/usr/bin/time -v``; prints its wall time and peak RSS, returns its summary. The run record
+    is created first with the benchmark's clock, so the job decides as of ``NOW``."""
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO matching_runs (timezone, local_date, as_of) VALUES (%s, %s, %s)",
+            (TZ, DAY, NOW),
+        )
+    env = {**os.environ, "DATABASE_URL": url, "METRICS_PORT": "0", "LOG_LEVEL": "warning"}
+    payload = json.dumps({"timezone": TZ, "local_date": DAY.isoformat()})
+    command = [sys.executable, "-m", "yoked_actors", "run", "matching.generate_daily", "--json"]
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", *command, payload], env=env, capture_output=True, text=True
+    )
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"the job failed:\n{done.stderr}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", done.stderr)
+    print(
+        f"job process (yoked run matching.generate_daily, /usr/bin/time -v): wall"
+        f" {wall.group(1) if wall else took}, peak RSS"
+        f" {int(peak.group(1)) / 1024 if peak else float('nan'):.0f} MB"
+    )
+    return dict(json.loads(done.stdout))
+
+
+def print_generation(summary: dict) -> None:
+    """The run's phases (time and the process's peak RSS at each phase's end) and coverage."""
+    t = summary["timings_ms"]
+    eligible = summary["eligible_users"]
+    print(
+        f"generation {TZ} {DAY}: {eligible:,} eligible subjects, {summary['people_read']:,}"
+        f" people read (incl. neighbours), {summary['candidate_pairs']:,} fitting pairs"
+    )
+    print("  " + " | ".join(f"{name} {ms / 1000:.2f} s" for name, ms in t.items()))
+    peaks = summary.get("phase_peak_rss_mb", {})
+    print("  peak RSS at phase end: " + " | ".join(f"{k} {v} MB" for k, v in peaks.items()))
+    print(f"  offers written {summary['offers_written']:,}, mean score {summary['mean_score']}")
+    offered, reachable = summary["users_with_offers"], summary["users_with_candidates"]
+    print(
+        f"  coverage {offered / eligible:.1%} of eligible users have >= 1 offer;"
+        f" {reachable / eligible:.1%} had a fitting candidate at all"
+        f" ({offered / max(1, reachable):.1%} of those got an offer)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=300_000)
@@ -228,25 +281,8 @@ def main() -> None:
             conn.execute("VACUUM ANALYZE")
         print(f"seeded {args.users:,} users + history in {time.perf_counter() - started:.1f} s")
 
-        summary = generation.generate(TZ, DAY, now=NOW)
-        t = summary["timings_ms"]
-        eligible = summary["eligible_users"]
-        print(
-            f"generation {TZ} {DAY}: {eligible:,} eligible subjects, {summary['people_read']:,}"
-            f" people read (incl. neighbours), {summary['candidate_pairs']:,} fitting pairs"
-        )
-        print(
-            f"  read {t['read'] / 1000:.2f} s | candidates+filter {t['candidates'] / 1000:.2f} s"
-            f" | score {t['score'] / 1000:.2f} s | select {t['select'] / 1000:.2f} s"
-            f" | write {t['write'] / 1000:.2f} s | total {summary['duration_ms'] / 1000:.2f} s"
-        )
-        print(f"  offers written {summary['offers_written']:,}, mean score {summary['mean_score']}")
-        offered, reachable = summary["users_with_offers"], summary["users_with_candidates"]
-        print(
-            f"  coverage {offered / eligible:.1%} of eligible users have >= 1 offer;"
-            f" {reachable / eligible:.1%} had a fitting candidate at all"
-            f" ({offered / max(1, reachable):.1%} of those got an offer)"
-        )
+        summary = run_job_process(url)
+        print_generation(summary)
         again_start = time.perf_counter()
         again = generation.generate(TZ, DAY, now=NOW)
         print(

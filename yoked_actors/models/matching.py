@@ -44,6 +44,8 @@ class MatchingRun(Base):
     offers_written: Mapped[int] = mapped_column(Integer, server_default="0")
     mean_score: Mapped[float | None] = mapped_column(Double)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+    #: The generating process's peak resident set size (MiB) when the offers were written.
+    peak_rss_mb: Mapped[int | None] = mapped_column(Integer)
 
 
 class DailyDispatch(Base):

@@ -6,17 +6,21 @@ begins, commits or rolls back. The caller (``matching.generation``, ``matching.e
 ``matching.dispatch``) decides what commits together. Statements that read or write hundreds of
 thousands of values run with binary parameters and results on a driver cursor
 (:func:`yoked_actors.sql.execute_binary`) and write through binary ``COPY``
-(:func:`yoked_actors.sql.copy_arrays`): no ORM row, no Python object per value written.
+(:func:`yoked_actors.sql.copy_arrays`) and read through binary ``COPY ... TO``
+(:func:`yoked_actors.sql.copy_out_arrays`): no ORM row, no Python object per value.
 
-Who is served is defined once, here (:data:`ACTIVE_USER`, :data:`ELIGIBLE_USER`), for both the
-dispatcher's and the generator's queries.
+Modules: this one (run records, writes, expiration, the dispatcher's claims), :mod:`.people`
+(who is served, and the run's bulk read) and :mod:`.shards` (sharded runs).
+
+Who is served is defined once, in :mod:`.people` (``ACTIVE_USER``, ``ELIGIBLE_USER``), for
+both the dispatcher's and the generator's queries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -24,39 +28,27 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from yoked_actors import sql
-from yoked_actors.matching.run import (
-    MAX_DISTANCE_KM,
-    OFFER_TTL,
-    RECENT_BATCH,
-    REPEAT_WITHIN_DAYS,
-    Notices,
-    Offers,
-)
+from yoked_actors.matching.run import OFFER_TTL, Notices, Offers
 from yoked_actors.matching.scoring import SCORE_VERSION
-from yoked_actors.models.contract import GOALS
+from yoked_actors.matching.store.people import (
+    ACTIVE_USER,
+    ACTIVE_WITHIN,
+    ELIGIBLE_USER,
+    PEOPLE_COLUMNS,
+    RunArrays,
+    active_since,
+    read_run,
+)
 
-# ---------------------------------------------------------------- who is served
-
-#: Users not seen for longer get no daily matches.
-ACTIVE_WITHIN = timedelta(days=14)
-
-#: An *active user*: an account that is active, not deleted, and was seen in the last
-#: ``ACTIVE_WITHIN`` (``:active_since`` = the reference instant minus it). The dispatcher starts
-#: a timezone's day when it has active users and records how many; it does not look at profiles,
-#: so a timezone whose active users all have incomplete profiles still gets its (empty) run.
-ACTIVE_USER = "status = 'active' AND deleted_at IS NULL AND last_active_at >= :active_since"
-
-#: An *eligible user*: an active user whose profile is complete enough to be matched (birthdate,
-#: gender, position, level). Only they are a run's subjects and candidates.
-ELIGIBLE_USER = f"""{ACTIVE_USER}
-    AND birthdate IS NOT NULL AND gender IS NOT NULL
-    AND lat IS NOT NULL AND lon IS NOT NULL AND level IS NOT NULL"""
-
-
-def active_since(now: datetime) -> datetime:
-    """The oldest ``last_active_at`` of an active user at ``now``."""
-    return now - ACTIVE_WITHIN
-
+__all__ = [
+    "ACTIVE_USER",
+    "ACTIVE_WITHIN",
+    "ELIGIBLE_USER",
+    "PEOPLE_COLUMNS",
+    "RunArrays",
+    "active_since",
+    "read_run",
+]
 
 # ---------------------------------------------------------------- run record
 
@@ -68,7 +60,7 @@ SET attempts = matching_runs.attempts + 1 WHERE matching_runs.status = 'running'
 
 _READ_RUN = """
 SELECT status, as_of, eligible_users, users_with_offers, offers_selected,
-       offers_written AS offers_written_total, mean_score, duration_ms, attempts
+       offers_written AS offers_written_total, mean_score, duration_ms, peak_rss_mb, attempts
 FROM matching_runs WHERE timezone = :timezone AND local_date = :local_date
 """
 
@@ -80,7 +72,8 @@ WHERE timezone = :timezone AND local_date = :local_date
 _COMPLETE_RUN = """
 UPDATE matching_runs SET status = 'completed', completed_at = now(),
        eligible_users = :eligible_users, users_with_offers = :users_with_offers,
-       offers_selected = :offers_selected, mean_score = :mean_score, duration_ms = :duration_ms
+       offers_selected = :offers_selected, mean_score = :mean_score, duration_ms = :duration_ms,
+       peak_rss_mb = :peak_rss_mb
 WHERE timezone = :timezone AND local_date = :local_date
 """
 
@@ -119,119 +112,8 @@ def complete_run(
     session: Session, timezone: str, local_date: date, summary: dict[str, Any]
 ) -> None:
     """Mark the run completed with its summary (eligible_users, users_with_offers,
-    offers_selected, mean_score, duration_ms)."""
+    offers_selected, mean_score, duration_ms, peak_rss_mb)."""
     sql.execute(session, _COMPLETE_RUN, {**summary, "timezone": timezone, "local_date": local_date})
-
-
-# ---------------------------------------------------------------- read
-
-# The run's people: its subjects (eligible users of the timezone) and the eligible users of
-# other timezones inside the subjects' bounding box widened by their largest max distance.
-_PEOPLE = f"""
-CREATE TEMP TABLE run_people ON COMMIT DROP AS
-WITH eligible AS MATERIALIZED (
-    SELECT id, timezone, lat, lon, least(max_distance_km, :max_km) AS max_km, gender,
-           seeking_genders, extract(year FROM age(:local_date::date, birthdate))::int AS age,
-           age_min, age_max, level, availability, coalesce(gym_id, -1) AS gym,
-           (SELECT coalesce(bit_or(1::bigint << (array_position(:goals::text[], g) - 1)), 0)
-              FROM unnest(goals) AS g) AS goals
-    FROM users WHERE {ELIGIBLE_USER}
-),
-stats AS (
-    SELECT min(lat) AS lat_min, max(lat) AS lat_max, min(lon) AS lon_min, max(lon) AS lon_max,
-           max(max_km) AS reach
-    FROM eligible WHERE timezone = :timezone
-),
-box AS (
-    SELECT lat_min - reach / 110.574 AS lat0, lat_max + reach / 110.574 AS lat1,
-           lon_min - reach / lon_km AS lon0, lon_max + reach / lon_km AS lon1
-    FROM (SELECT *, 111.320 * greatest(cos(radians(least(
-                 greatest(abs(lat_min), abs(lat_max)) + reach / 110.574, 90))), 0.01) AS lon_km
-          FROM stats) AS s
-)
-SELECT (row_number() OVER (ORDER BY e.id) - 1)::int AS idx, e.*,
-       e.timezone = :timezone AS subject
-FROM eligible AS e, box AS b
-WHERE e.timezone = :timezone
-   OR (e.lat BETWEEN b.lat0 AND b.lat1
-       AND (e.lon BETWEEN b.lon0 AND b.lon1 OR e.lon - 360 BETWEEN b.lon0 AND b.lon1
-            OR e.lon + 360 BETWEEN b.lon0 AND b.lon1))
-"""
-
-# Columns in the order of ``run.PERSON_COLUMNS``.
-_PEOPLE_ROWS = """
-SELECT id::text, timezone, subject, lat, lon, max_km, gender, seeking_genders, age,
-       age_min, age_max, level, goals, availability, gym
-FROM run_people ORDER BY idx
-"""
-
-_FORBIDDEN = """
-SELECT pa.idx, pb.idx FROM match_offers AS o
-JOIN run_people AS pa ON pa.id = o.user_a_id JOIN run_people AS pb ON pb.id = o.user_b_id
-WHERE (o.local_date > :repeat_after OR o.status = 'accepted')
-  AND NOT (o.timezone = :timezone AND o.local_date = :local_date)
-UNION ALL
-SELECT pa.idx, pb.idx FROM blocks AS k
-JOIN run_people AS pa ON pa.id = k.blocker_id JOIN run_people AS pb ON pb.id = k.blocked_id
-"""
-
-# Offers of local dates near the run's are created within a day of it: the created_at index
-# finds them (an index on local_date would cost every insert and expiry one more index write).
-_ALREADY = """
-WITH recent AS MATERIALIZED (
-    SELECT user_a_id, user_b_id, local_date, timezone, created_at FROM match_offers
-    WHERE created_at BETWEEN :created_from AND :created_until
-      AND local_date BETWEEN :first_day AND :last_day
-)
-SELECT p.idx, o.local_date, count(*)::int, bool_or(o.created_at >= :recent_since)
-FROM (SELECT user_a_id AS user_id, local_date, timezone, created_at FROM recent
-      UNION ALL
-      SELECT user_b_id, local_date, timezone, created_at FROM recent) AS o
-JOIN run_people AS p ON p.id = o.user_id
-WHERE NOT (o.timezone = :timezone AND o.local_date = :local_date)
-GROUP BY p.idx, o.local_date
-"""
-
-
-@dataclass(frozen=True)
-class RunRows:
-    """What a run reads, as rows (``run.build_input`` turns them into arrays)."""
-
-    #: One row per person, ordered by user id, columns as ``run.PERSON_COLUMNS``.
-    people: list[tuple[Any, ...]]
-    #: (idx, idx) pairs that must not be offered: offered together on a local date after
-    #: ``REPEAT_WITHIN_DAYS`` ago, matched before, or blocked either way.
-    forbidden: list[tuple[int, int]]
-    #: (idx, local date, offers, any created in the last ``RECENT_BATCH``) of offers near the
-    #: run's date, this run's own offers left out.
-    already: list[tuple[int, date, int, bool]]
-
-
-def read_run(session: Session, timezone: str, local_date: date, as_of: datetime) -> RunRows:
-    """Read the run's people, forbidden pairs and offers already made (a temporary table that
-    the session's transaction drops at its end)."""
-    params: dict[str, Any] = {
-        "timezone": timezone,
-        "local_date": local_date,
-        "active_since": active_since(as_of),
-        "max_km": MAX_DISTANCE_KM,
-        "goals": list(GOALS),
-        "repeat_after": local_date - timedelta(days=REPEAT_WITHIN_DAYS + 1),
-        "recent_since": as_of - RECENT_BATCH,
-        "first_day": local_date - timedelta(days=2),
-        "last_day": local_date + timedelta(days=2),
-        "created_from": as_of - timedelta(days=4),
-        "created_until": as_of + timedelta(days=4),
-    }
-    with sql.driver_cursor(session, named_rows=False) as cursor:
-        sql.execute_binary(cursor, _PEOPLE, params)
-        sql.execute_binary(cursor, "CREATE UNIQUE INDEX ON run_people (id)")
-        sql.execute_binary(cursor, "ANALYZE run_people")
-        return RunRows(
-            people=sql.execute_binary(cursor, _PEOPLE_ROWS),
-            forbidden=sql.execute_binary(cursor, _FORBIDDEN, params),
-            already=sql.execute_binary(cursor, _ALREADY, params),
-        )
 
 
 # ---------------------------------------------------------------- write
@@ -269,12 +151,17 @@ ON CONFLICT (dedupe_key) DO NOTHING
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
 
 
+def uuid16(ids: npt.NDArray[Any]) -> npt.NDArray[np.void]:
+    """User ids as their 16 bytes: read ids already are; uuid strings are converted."""
+    return ids if ids.dtype.kind == "V" else sql.uuid_bytes(ids)
+
+
 def insert_offers(
     session: Session,
     timezone: str,
     local_date: date,
     as_of: datetime,
-    ids: npt.NDArray[np.str_],
+    ids: npt.NDArray[Any],
     offers: Offers,
     rows: slice,
 ) -> int:
@@ -282,8 +169,8 @@ def insert_offers(
     rows inserted: a pair already offered for ``local_date`` (an earlier attempt) is skipped."""
     parts = offers.parts
     arrays = [
-        sql.uuid_bytes(ids[offers.lo[rows]]),
-        sql.uuid_bytes(ids[offers.hi[rows]]),
+        uuid16(ids[offers.lo[rows]]),
+        uuid16(ids[offers.hi[rows]]),
         offers.score[rows],
         np.round(offers.km[rows], 2),
         *(np.round(parts[name][rows], 3) for name in ("schedule", "distance", "goals", "level")),
@@ -307,7 +194,7 @@ def insert_notifications(session: Session, timezone: str, notices: Notices, rows
     """Insert the ``daily_matches`` notifications ``rows`` of ``notices``; one already there
     (same dedupe key ``daily_matches:<user_id>:<local_date>``) is skipped."""
     arrays = [
-        sql.uuid_bytes(notices.user_ids[rows]),
+        uuid16(notices.user_ids[rows]),
         notices.offers[rows].astype(np.int32),
         (notices.local_dates[rows] - _PG_EPOCH).astype(np.int32),
     ]
