@@ -84,6 +84,9 @@ class Settings:
     metrics_port: int
     push: PushSettings
     moderation_provider: ModerationProviderSettings
+    #: ``MATCHING_MEMORY_MB``: the memory one daily-matches generation may use in a worker
+    #: process (MiB); a timezone too big for it is split into shards (docs/matching.md).
+    matching_memory_mb: int = 700
 
     def require_database_url(self) -> str:
         """The database URL, or a SettingsError that says how to set it."""
@@ -125,6 +128,13 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _at_least_256(raw: str) -> int:
+    value = int(raw)
+    if value < 256:
+        raise ValueError("must be at least 256 (MiB)")
     return value
 
 
@@ -204,6 +214,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_port=_read(env, "METRICS_PORT", _non_negative_int, 9191, "9191"),
         push=load_push_settings(env),
         moderation_provider=load_moderation_provider_settings(env),
+        matching_memory_mb=_read(env, "MATCHING_MEMORY_MB", _at_least_256, 700, "700"),
     )
 
 

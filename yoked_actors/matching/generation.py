@@ -44,6 +44,7 @@ from yoked_actors.matching.run import (
     decide,
     outcome,
 )
+from yoked_actors.matching.shards import EVERYWHERE, Region
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +75,18 @@ def start_run(timezone: str, local_date: date, now: datetime) -> store.RunRecord
         return store.start_run(session, timezone, local_date, now)
 
 
-def read_input(timezone: str, local_date: date, as_of: datetime) -> RunInput:
-    """Read the run's people, forbidden pairs and quotas in one transaction, into arrays."""
+def read_input(
+    timezone: str, local_date: date, as_of: datetime, region: Region = EVERYWHERE
+) -> RunInput:
+    """Read the run's people (in ``region``), forbidden pairs and quotas in one transaction,
+    into arrays."""
     with session_scope() as session:
-        read = store.read_run(session, timezone, local_date, as_of, NOBODY_BIT)
+        read = store.read_run(session, timezone, local_date, as_of, NOBODY_BIT, region)
+    return arrays_input(read, local_date, as_of)
+
+
+def arrays_input(read: store.RunArrays, local_date: date, as_of: datetime) -> RunInput:
+    """The run's input from what ``store.read_run`` read."""
     return build_input(
         read.people, read.genders, read.zones, read.forbidden, read.already, local_date, as_of
     )
@@ -148,6 +157,7 @@ def generate(
     now: datetime | None = None,
     chunk_size: int = OFFER_CHUNK,
     pair_budget: int | None = None,
+    plan: Callable[[store.RunRecord], dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """Generate (or finish generating) the offers of ``timezone`` for ``local_date``.
 
@@ -156,6 +166,8 @@ def generate(
     the process's peak RSS in MiB (``peak_rss_mb``, also in the run record) and at the end of
     each phase (``phase_peak_rss_mb``).
     A completed run returns its stored summary with ``already_completed`` and writes nothing.
+    ``plan``: called with the run record before anything is read; a summary it returns ends the
+    attempt there (``matching.sharding`` sends a too-big run's shards so).
     """
     ticks = {"started": time.perf_counter()}
     return_freed_memory()
@@ -163,6 +175,9 @@ def generate(
     record = start_run(timezone, local_date, now or utc_now())
     if record.completed:
         return {**record.summary, "already_completed": True, "offers_written": 0}
+    planned = plan(record) if plan else None
+    if planned is not None:
+        return planned
     run_input = read_input(timezone, local_date, record.as_of)
     ticks["read"] = time.perf_counter()
     peaks["read"] = peak_rss_mb()

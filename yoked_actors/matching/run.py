@@ -51,6 +51,8 @@ class RunInput:
     forbidden: npt.NDArray[np.int64]
     #: Each person's own local date (the day their quota counts), ``datetime64[D]``.
     own_dates: npt.NDArray[np.datetime64]
+    #: A sharded run's border pass: each person's band; only pairs across bands are offered.
+    band: npt.NDArray[np.int64] | None = None
 
 
 def zone_dates(zones: Sequence[str], as_of: datetime) -> npt.NDArray[np.datetime64]:
@@ -175,6 +177,9 @@ def decide(run_input: RunInput, *, pair_budget: int | None = None) -> Offers:
     population = run_input.population
     ticks = [time.perf_counter()]
     lo, hi, km = candidate_pairs(population, run_input.forbidden, pair_budget=pair_budget)
+    if run_input.band is not None:
+        across = run_input.band[lo] != run_input.band[hi]
+        lo, hi, km = lo[across], hi[across], km[across]
     ticks.append(time.perf_counter())
     score = score_pairs(population, lo, hi, km)
     ticks.append(time.perf_counter())

@@ -59,7 +59,7 @@ SET attempts = matching_runs.attempts + 1 WHERE matching_runs.status = 'running'
 """
 
 _READ_RUN = """
-SELECT status, as_of, eligible_users, users_with_offers, offers_selected,
+SELECT status, as_of, shard_cuts, eligible_users, users_with_offers, offers_selected,
        offers_written AS offers_written_total, mean_score, duration_ms, peak_rss_mb, attempts
 FROM matching_runs WHERE timezone = :timezone AND local_date = :local_date
 """
@@ -87,6 +87,8 @@ class RunRecord:
     as_of: datetime
     #: The stored summary (eligible_users, ..., offers_written_total, attempts).
     summary: dict[str, Any]
+    #: The longitudes splitting a sharded run into bands; None: not sharded (yet).
+    shard_cuts: list[float] | None = None
 
 
 def start_run(session: Session, timezone: str, local_date: date, now: datetime) -> RunRecord:
@@ -98,6 +100,21 @@ def start_run(session: Session, timezone: str, local_date: date, now: datetime) 
     return RunRecord(
         completed=summary.pop("status") == "completed",
         as_of=summary.pop("as_of"),
+        shard_cuts=summary.pop("shard_cuts"),
+        summary=summary,
+    )
+
+
+def get_run(session: Session, timezone: str, local_date: date) -> RunRecord | None:
+    """The run's record, if it was started."""
+    rows = sql.execute(session, _READ_RUN, {"timezone": timezone, "local_date": local_date})
+    if not rows:
+        return None
+    summary = rows[0]._asdict()
+    return RunRecord(
+        completed=summary.pop("status") == "completed",
+        as_of=summary.pop("as_of"),
+        shard_cuts=summary.pop("shard_cuts"),
         summary=summary,
     )
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from yoked_actors import sql
 from yoked_actors.matching.run import MAX_DISTANCE_KM, RECENT_BATCH, REPEAT_WITHIN_DAYS
+from yoked_actors.matching.shards import EVERYWHERE, Region
 from yoked_actors.models.contract import GOALS
 
 # ---------------------------------------------------------------- who is served
@@ -51,6 +52,12 @@ WITH eligible AS MATERIALIZED (
            (SELECT coalesce(bit_or(1::bigint << (array_position(:goals::text[], g) - 1)), 0)
               FROM unnest(goals) AS g) AS goals
     FROM users WHERE {ELIGIBLE_USER}
+      AND lon >= :lon_from AND lon < :lon_to
+      AND (cardinality(:strips::float8[]) = 0 OR EXISTS (
+          SELECT 1 FROM unnest(:strips::float8[]) AS c
+          WHERE 6371.0088 * asin(least(1, cos(radians(lat))
+                                 * sin(radians(least(abs(lon - c), 90)))))
+                <= least(max_distance_km, :max_km) + 0.001))
 ),
 stats AS (
     SELECT min(lat) AS lat_min, max(lat) AS lat_max, min(lon) AS lon_min, max(lon) AS lon_max,
@@ -171,10 +178,16 @@ class RunArrays:
 
 
 def read_run(
-    session: Session, timezone: str, local_date: date, as_of: datetime, nobody_bit: int
+    session: Session,
+    timezone: str,
+    local_date: date,
+    as_of: datetime,
+    nobody_bit: int,
+    region: Region = EVERYWHERE,
 ) -> RunArrays:
-    """Read the run's people, forbidden pairs and offers already made, straight into arrays
-    (temporary tables that the session's transaction drops at its end)."""
+    """Read the run's people (in ``region``), forbidden pairs and offers already made,
+    straight into arrays (temporary tables that the session's transaction drops at its
+    end)."""
     params: dict[str, Any] = {
         "timezone": timezone,
         "local_date": local_date,
@@ -187,6 +200,9 @@ def read_run(
         "last_day": local_date + timedelta(days=2),
         "created_from": as_of - timedelta(days=4),
         "created_until": as_of + timedelta(days=4),
+        "lon_from": region.lon_from,
+        "lon_to": region.lon_to,
+        "strips": list(region.strips),
     }
     with sql.driver_cursor(session, named_rows=False) as cursor:
         sql.execute_binary(cursor, _PEOPLE, params)
