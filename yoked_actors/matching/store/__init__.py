@@ -18,7 +18,6 @@ both the dispatcher's and the generator's queries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -223,36 +222,51 @@ def insert_notifications(session: Session, timezone: str, notices: Notices, rows
 
 # ---------------------------------------------------------------- expiration
 
-# The due ids are read once, then expired batch by batch by primary key. Re-reading "the first
-# N pending due rows" through the partial index each batch would walk every entry the previous
-# batches left dead (until vacuum): quadratic, 60 s instead of seconds for a million offers.
-_DUE_IDS = """
-SELECT id FROM match_offers WHERE status = 'pending' AND expires_at <= :now
-ORDER BY id LIMIT :limit
+# The due offers are split once into batches of consecutive ids (first id, last id, count),
+# then each batch is expired by a primary-key range. Re-reading "the first N pending due rows"
+# through the partial index each batch would walk every entry the previous batches left dead
+# (until vacuum): quadratic. A range scan of the primary key costs no array of ids to send,
+# parse and probe one by one, and the rows of a batch sit on neighbouring pages.
+_DUE_BATCHES = """
+SELECT min(id), max(id), count(*)::int FROM (
+    SELECT id, (row_number() OVER (ORDER BY id) - 1) / :batch_size AS batch
+    FROM (SELECT id FROM match_offers WHERE status = 'pending' AND expires_at <= :now
+          ORDER BY id LIMIT :limit) AS due
+) AS numbered
+GROUP BY batch ORDER BY batch
 """
 
 _EXPIRE_BATCH = """
 UPDATE match_offers AS m SET status = 'expired', expired_at = :now
 FROM (SELECT id FROM match_offers
-      WHERE id = ANY(:ids) AND status = 'pending' AND expires_at <= :now
+      WHERE id BETWEEN :first AND :last AND status = 'pending' AND expires_at <= :now
       FOR UPDATE SKIP LOCKED) AS due
 WHERE m.id = due.id
 """
 
 
-def due_offer_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """The ids of pending offers whose ``expires_at`` is at or before ``now`` (at most
-    ``limit``, lowest first)."""
-    with sql.driver_cursor(session, named_rows=False) as cursor:
-        rows = sql.execute_binary(cursor, _DUE_IDS, {"now": now, "limit": limit})
-    return [row[0] for row in rows]
+@dataclass(frozen=True)
+class DueBatch:
+    """Consecutive due offers: ids ``first`` .. ``last``, ``count`` of them due when read."""
+
+    first: int
+    last: int
+    count: int
 
 
-def expire_offers(session: Session, now: datetime, ids: Sequence[int]) -> int:
-    """Expire the offers ``ids`` that are still pending and due, skipping rows locked by
+def due_batches(session: Session, now: datetime, batch_size: int, limit: int) -> list[DueBatch]:
+    """The pending offers whose ``expires_at`` is at or before ``now`` (at most ``limit``,
+    lowest ids first), in batches of ``batch_size`` consecutive ids."""
+    params = {"now": now, "batch_size": batch_size, "limit": limit}
+    return [DueBatch(*row) for row in sql.execute(session, _DUE_BATCHES, params)]
+
+
+def expire_offers(session: Session, now: datetime, batch: DueBatch) -> int:
+    """Expire the offers of ``batch`` that are still pending and due, skipping rows locked by
     someone else (never waiting). Returns the offers expired."""
+    params = {"now": now, "first": batch.first, "last": batch.last}
     with sql.driver_cursor(session, named_rows=False) as cursor:
-        sql.execute_binary(cursor, _EXPIRE_BATCH, {"now": now, "ids": list(ids)})
+        sql.execute_binary(cursor, _EXPIRE_BATCH, params)
         return cursor.rowcount
 
 
