@@ -227,6 +227,7 @@ def run_job_process(url: str, budget_mb: int, job: str = "generate_daily", **ext
         "METRICS_PORT": "0",
         "LOG_LEVEL": "warning",
         "MATCHING_MEMORY_MB": str(budget_mb),
+        "STATEMENT_TIMEOUT_MS": "120000",
     }
     payload = json.dumps({"timezone": TZ, "local_date": DAY.isoformat(), **extra})
     command = [sys.executable, "-m", "yoked_actors", "run", f"matching.{job}", "--json"]

@@ -198,7 +198,7 @@ def test_a_crash_in_the_border_pass_is_finished_by_the_retry(
     def killed(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(sharding.shard_store, "insert_run_notifications", killed)
+    monkeypatch.setattr(sharding.store, "insert_notifications", killed)
     with pytest.raises(RuntimeError):
         sharding.generate_shard(TZ, DAY, 1)
     monkeypatch.undo()

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
+from yoked_actors.matching.memory import trim
 from yoked_actors.matching.population import Population
 
 EARTH_RADIUS_KM = 6371.0088
@@ -195,6 +196,7 @@ def candidate_pairs(
         asked = min(k, n)
         pending = pending[saturated & (fitting[pending] < enough)]
     del tree, xyz, fitting
+    trim()
     return found.distinct(n)
 
 
@@ -202,7 +204,7 @@ class PairBuffer:
     """Fitting pairs as they are found, packed as complex numbers ``key + km i`` (keys below
     2**53 are exact in a float64) in one buffer that grows in place (``ndarray.resize``: a
     realloc, which moves pages rather than copying them for large buffers), so the pairs are
-    never held twice while they accumulate."""
+    never held twice while they accumulate (the pairs found twice are about 1 %)."""
 
     def __init__(self) -> None:
         self.packed = np.empty(1 << 16, dtype=np.complex128)
@@ -211,7 +213,9 @@ class PairBuffer:
     def add(self, keys: npt.NDArray[np.int64], km: npt.NDArray[np.float64]) -> None:
         end = self.size + len(keys)
         if end > len(self.packed):
-            self.packed.resize(max(end, len(self.packed) * 3 // 2), refcheck=False)
+            # ndarray.resize zero-fills the new part: grow by an eighth, so little is touched
+            # ahead of use (the realloc itself moves no data).
+            self.packed.resize(max(end, len(self.packed) * 9 // 8), refcheck=False)
         self.packed.real[self.size : end] = keys
         self.packed.imag[self.size : end] = km
         self.size = end

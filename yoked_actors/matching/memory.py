@@ -38,3 +38,14 @@ def return_freed_memory() -> None:
     except (OSError, AttributeError):
         return
     mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+def trim() -> None:
+    """Give the free memory at the top of every malloc arena back to the system (glibc's
+    ``malloc_trim``): after the k-d tree's threads, whose small allocations stay in their own
+    arenas. No-op on other C libraries."""
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    malloc_trim(0)

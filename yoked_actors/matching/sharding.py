@@ -25,7 +25,7 @@ from yoked_actors.db import session_scope
 from yoked_actors.matching import generation, store
 from yoked_actors.matching.memory import peak_rss_mb, return_freed_memory
 from yoked_actors.matching.population import NOBODY_BIT
-from yoked_actors.matching.run import decide
+from yoked_actors.matching.run import PG_EPOCH, Notices, decide
 from yoked_actors.matching.shards import band_region, border_input, border_region, shard_count
 from yoked_actors.matching.store import shards as shard_store
 
@@ -126,7 +126,19 @@ def border_pass(timezone: str, local_date: date, cuts: list[float]) -> dict[str,
         timezone, local_date, record.as_of, run_input, offers, generation.OFFER_CHUNK
     )
     with session_scope() as session:
-        shard_store.insert_run_notifications(session, timezone, local_date, record.as_of)
+        counts = shard_store.run_offer_counts(session, timezone, local_date, record.as_of)
+    notices = Notices(
+        user_ids=counts["u"],
+        offers=counts["n"],
+        local_dates=PG_EPOCH + counts["d"].astype("timedelta64[D]"),
+    )
+
+    def write_notices(rows: slice) -> None:
+        with session_scope() as session:
+            store.insert_notifications(session, timezone, notices, rows)
+
+    generation.in_parallel(write_notices, generation.chunks(len(notices), generation.OFFER_CHUNK))
+    with session_scope() as session:
         summary = shard_store.run_summary(session, timezone, local_date)
         summary["duration_ms"] = int((time.perf_counter() - started) * 1000)
         summary["peak_rss_mb"] = peak_rss_mb()

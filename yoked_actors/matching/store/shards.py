@@ -59,13 +59,13 @@ JOIN run_people AS pa ON pa.id = o.user_a_id JOIN run_people AS pb ON pb.id = o.
 WHERE o.timezone = :timezone AND o.local_date = :local_date
 """
 
-# One notification per user offered in the run, counting every shard's offers; the user's own
-# local date (a neighbour of another timezone: theirs at the run's clock).
-_RUN_NOTIFICATIONS = """
-INSERT INTO notifications (user_id, kind, payload, dedupe_key)
-SELECT o.u, 'daily_matches',
-       jsonb_build_object('local_date', d.day, 'offers', o.n, 'timezone', :timezone::text),
-       'daily_matches:' || o.u::text || ':' || d.day::text
+# Each user offered in the run, with their offers (all shards) and their own local date (a
+# neighbour of another timezone: theirs at the run's clock).
+_RUN_OFFER_COUNTS = """
+CREATE TEMP TABLE run_counts ON COMMIT DROP AS
+SELECT o.u, o.n,
+       CASE WHEN us.timezone = :timezone THEN :local_date::date
+            ELSE (:as_of::timestamptz AT TIME ZONE us.timezone)::date END AS d
 FROM (SELECT u, count(*)::int AS n
       FROM (SELECT user_a_id AS u FROM match_offers
             WHERE timezone = :timezone AND local_date = :local_date
@@ -74,11 +74,8 @@ FROM (SELECT u, count(*)::int AS n
             WHERE timezone = :timezone AND local_date = :local_date) AS e
       GROUP BY u) AS o
 JOIN users AS us ON us.id = o.u
-CROSS JOIN LATERAL (SELECT CASE WHEN us.timezone = :timezone THEN :local_date::date
-                                ELSE (:as_of::timestamptz AT TIME ZONE us.timezone)::date END
-                    AS day) AS d
-ON CONFLICT (dedupe_key) DO NOTHING
 """
+RUN_COUNT_COLUMNS = (("u", "uuid"), ("n", "int4"), ("d", "date"))
 
 _RUN_SUMMARY = """
 SELECT (SELECT coalesce(sum(eligible_users), 0)::int FROM matching_shards
@@ -153,13 +150,15 @@ def own_offers(session: Session, timezone: str, local_date: date) -> dict[str, n
         )
 
 
-def insert_run_notifications(
+def run_offer_counts(
     session: Session, timezone: str, local_date: date, as_of: datetime
-) -> None:
-    """One ``daily_matches`` notification per user offered in the run (all shards), skipped
-    where one with the same dedupe key exists."""
+) -> dict[str, npt.NDArray[Any]]:
+    """Each user offered in the run (every shard): ``u`` (uuid bytes), ``n`` (offers), ``d``
+    (their own local date, days since 2000-01-01)."""
     params = {"timezone": timezone, "local_date": local_date, "as_of": as_of}
-    sql.execute(session, _RUN_NOTIFICATIONS, params)
+    with sql.driver_cursor(session, named_rows=False) as cursor:
+        sql.execute_binary(cursor, _RUN_OFFER_COUNTS, params)
+        return sql.copy_out_arrays(cursor, "SELECT u, n, d FROM run_counts", RUN_COUNT_COLUMNS)
 
 
 def run_summary(session: Session, timezone: str, local_date: date) -> dict[str, Any]:
