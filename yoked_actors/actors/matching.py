@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from yoked_actors.clock import utc_now, zone_strict
 from yoked_actors.jobs import job
 from yoked_actors.matching import dispatch, expiration, generation, sharding
+from yoked_actors.matching.memory import ONE_RUN_AT_A_TIME
 from yoked_actors.queues import Queue
 from yoked_actors.settings import get_settings
 
@@ -94,7 +95,8 @@ def generate_daily(payload: GeneratePayload) -> dict[str, Any]:
     plan = sharding.planner(
         payload.timezone, payload.local_date, get_settings().matching_memory_mb, send_shard
     )
-    return generation.generate(payload.timezone, payload.local_date, plan=plan)
+    with ONE_RUN_AT_A_TIME:
+        return generation.generate(payload.timezone, payload.local_date, plan=plan)
 
 
 def send_shard(timezone: str, local_date: date, shard: int) -> object:
@@ -117,7 +119,8 @@ def send_shard(timezone: str, local_date: date, shard: int) -> object:
 def generate_shard(payload: ShardPayload) -> dict[str, Any]:
     """Write one band's offers of a sharded run; the last band to complete finishes the day
     (``matching.sharding``). Idempotent per (timezone, local_date, shard)."""
-    return sharding.generate_shard(payload.timezone, payload.local_date, payload.shard)
+    with ONE_RUN_AT_A_TIME:
+        return sharding.generate_shard(payload.timezone, payload.local_date, payload.shard)
 
 
 @job(

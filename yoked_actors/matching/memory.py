@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import resource
 import sys
+import threading
 
 
 def peak_rss_mb() -> int:
@@ -49,3 +50,8 @@ def trim() -> None:
     except (OSError, AttributeError):
         return
     malloc_trim(0)
+
+
+#: One generation (or shard) at a time per process: a worker process runs several threads,
+#: and the memory budget is per process. Others wait for it (their time limit still runs).
+ONE_RUN_AT_A_TIME = threading.Lock()

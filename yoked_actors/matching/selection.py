@@ -64,14 +64,14 @@ def _room_limits(
     first: npt.NDArray[np.integer[Any]],
     second: npt.NDArray[np.integer[Any]],
     left: npt.NDArray[np.int64],
-) -> npt.NDArray[np.int64]:
+) -> npt.NDArray[np.integer[Any]]:
     """For each person ``x``, the position of their ``left[x]``-th pair in this (ordered) list,
     or ``len(first)`` if they have fewer: a pair at position ``p`` is within the first
     ``left[x]`` pairs of ``x`` exactly when ``p <= limit[x]``."""
     count = len(first)
     small = np.int32 if count < np.iinfo(np.int32).max else np.int64
     places = np.arange(count, dtype=small)
-    limit = np.full(len(left), count, dtype=small)
+    limit: npt.NDArray[np.integer[Any]] = np.full(len(left), count, dtype=small)
     previous = np.full(len(left), -1, dtype=small)
     for nth in range(1, int(max(left[first].max(initial=0), left[second].max(initial=0))) + 1):
         current = np.full(len(left), count, dtype=small)
@@ -83,7 +83,7 @@ def _room_limits(
             del later
         limit = np.where(left == nth, current, limit)
         previous = current
-    return limit.astype(np.int64)
+    return limit
 
 
 def greedy_select(
@@ -112,7 +112,8 @@ def greedy_select(
         b = second if every else second[open_pairs]
         limit = _room_limits(a, b, left)
         place = np.arange(len(open_pairs), dtype=small)
-        take = (place <= limit[a]) & (place <= limit[b])
+        take = place <= limit[a]
+        take &= place <= limit[b]
         del place, limit
         taken[open_pairs[take]] = True
         left -= np.bincount(a[take], minlength=len(left))
