@@ -71,7 +71,9 @@ def km_for(chord: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 def distance_km(
-    population: Population, first: npt.NDArray[np.int64], second: npt.NDArray[np.int64]
+    population: Population,
+    first: npt.NDArray[np.integer[Any]],
+    second: npt.NDArray[np.integer[Any]],
 ) -> npt.NDArray[np.float64]:
     """Great-circle distance in km between the pairs' two people."""
     xyz_a = to_xyz(population.lat[first], population.lon[first])

@@ -23,10 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from yoked_actors.clock import zone_strict
-from yoked_actors.matching.candidates import candidate_pairs, pair_keys
+from yoked_actors.matching.candidates import candidate_pairs, distance_km, pair_keys
 from yoked_actors.matching.population import MAX_GENDERS, Population
-from yoked_actors.matching.scoring import components, score_pairs
-from yoked_actors.matching.selection import greedy_select
+from yoked_actors.matching.scoring import SCORE_CHUNK, components, score_pairs
+from yoked_actors.matching.selection import greedy_select_steps, score_steps
 
 #: Offers per user per their own local date, counting offers of that date from any run.
 OFFERS_PER_DAY = 3
@@ -181,21 +181,28 @@ def decide(run_input: RunInput, *, pair_budget: int | None = None) -> Offers:
         across = run_input.band[lo] != run_input.band[hi]
         lo, hi, km = lo[across], hi[across], km[across]
     ticks.append(time.perf_counter())
-    score = score_pairs(population, lo, hi, km)
+    steps = np.empty(len(lo), dtype=np.int32)
+    for start in range(0, len(lo), SCORE_CHUNK):
+        rows = slice(start, start + SCORE_CHUNK)
+        steps[rows] = score_steps(score_pairs(population, lo[rows], hi[rows], km[rows]))
+    candidates = len(lo)
+    # The selection needs the steps only: the distances are recomputed for the chosen pairs.
+    del km
     ticks.append(time.perf_counter())
-    chosen = np.flatnonzero(greedy_select(lo, hi, score, population.quota))
+    chosen = np.flatnonzero(greedy_select_steps(lo, hi, steps, population.quota))
     ticks.append(time.perf_counter())
     has_candidate = np.zeros(len(population), dtype=bool)
     has_candidate[lo] = has_candidate[hi] = True
-    lo, hi, km = lo[chosen], hi[chosen], km[chosen]
-    # The components of the chosen pairs only (the same values the score was summed from).
+    lo, hi = lo[chosen], hi[chosen]
+    km = distance_km(population, lo, hi)
+    # The score and components of the chosen pairs only.
     return Offers(
         lo=lo,
         hi=hi,
         km=km,
-        score=score[chosen],
+        score=score_pairs(population, lo, hi, km),
         parts=components(population, lo, hi, km),
-        candidates=len(score),
+        candidates=candidates,
         subjects_with_candidates=int((has_candidate & population.subject).sum()),
         timings_ms={
             name: int((ticks[i + 1] - ticks[i]) * 1000)

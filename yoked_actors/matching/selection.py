@@ -27,6 +27,11 @@ SCORE_STEPS = 1 << 20
 KEY_CHUNK = 1 << 20
 
 
+def score_steps(score: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
+    """Scores in [0, 1] at ``1 / SCORE_STEPS``: what the selection compares."""
+    return np.rint(np.clip(score, 0.0, 1.0) * SCORE_STEPS).astype(np.int32)
+
+
 def selection_order(
     lo: npt.NDArray[np.integer[Any]],
     hi: npt.NDArray[np.integer[Any]],
@@ -34,6 +39,15 @@ def selection_order(
 ) -> npt.NDArray[np.int64]:
     """Pair indexes by score descending (scores in [0, 1], at ``1 / SCORE_STEPS``), ties by
     (``lo``, ``hi``): a total order."""
+    return order_by_steps(lo, hi, score_steps(score))
+
+
+def order_by_steps(
+    lo: npt.NDArray[np.integer[Any]],
+    hi: npt.NDArray[np.integer[Any]],
+    steps: npt.NDArray[np.int32],
+) -> npt.NDArray[np.int64]:
+    """:func:`selection_order` from the scores' steps (:func:`score_steps`)."""
     count = len(lo)
     if count == 0:
         return np.zeros(0, dtype=np.int64)
@@ -46,15 +60,14 @@ def selection_order(
             by_pair = np.argsort(pair).astype(np.int64)  # pairs are distinct: any sort is stable
             del pair
         del later
-    # One int64 key per pair, (best score first, then pair order), built in place: sorting
+    # One int64 key per pair, (best score first, then pair order), built in chunks: sorting
     # plain integers is several times faster than an argsort over several keys.
     key = np.empty(count, dtype=np.int64)
     for start in range(0, count, KEY_CHUNK):
         rows = slice(start, start + KEY_CHUNK)
-        part = score[rows] if by_pair is None else score[by_pair[rows]]
-        steps = np.rint(np.clip(part, 0.0, 1.0) * SCORE_STEPS).astype(np.int64)
-        key[rows] = (SCORE_STEPS - steps) * np.int64(count)
-        key[rows] += np.arange(start, start + len(steps), dtype=np.int64)
+        part = (steps[rows] if by_pair is None else steps[by_pair[rows]]).astype(np.int64)
+        key[rows] = (SCORE_STEPS - part) * np.int64(count)
+        key[rows] += np.arange(start, start + len(part), dtype=np.int64)
     key.sort()
     key %= np.int64(count)
     return key if by_pair is None else by_pair[key]
@@ -94,11 +107,21 @@ def greedy_select(
 ) -> npt.NDArray[np.bool_]:
     """Which pairs the greedy takes (a mask over the input pairs). ``quota[i]``: pairs person
     ``i`` may still receive. Pairs must be distinct and ``lo != hi``."""
+    return greedy_select_steps(lo, hi, score_steps(score), quota)
+
+
+def greedy_select_steps(
+    lo: npt.NDArray[np.integer[Any]],
+    hi: npt.NDArray[np.integer[Any]],
+    steps: npt.NDArray[np.int32],
+    quota: npt.NDArray[np.integer[Any]],
+) -> npt.NDArray[np.bool_]:
+    """:func:`greedy_select` from the scores' steps (:func:`score_steps`): 4 bytes a pair."""
     chosen = np.zeros(len(lo), dtype=bool)
     if len(lo) == 0:
         return chosen
     small = np.int32 if len(lo) < np.iinfo(np.int32).max else np.int64
-    order = selection_order(lo, hi, score).astype(small)
+    order = order_by_steps(lo, hi, steps).astype(small)
     first, second = lo[order], hi[order]
     left = np.maximum(quota.astype(np.int64), 0)
     taken = np.zeros(len(order), dtype=bool)
