@@ -35,7 +35,7 @@ BLOCK = 50_000
 COMPACT_CHUNK = 1 << 20
 #: Raw neighbour pairs held at once by default (16 bytes each as queried): the block of
 #: subjects of a query is ``PAIR_BUDGET // k``.
-PAIR_BUDGET = 500_000
+PAIR_BUDGET = 250_000
 
 Pairs = tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]], npt.NDArray[np.float64]]
 
