@@ -2,25 +2,35 @@
 
     .venv/bin/python bench/matching.py                 # 300,000 users, 1,000,000 offers to expire
     .venv/bin/python bench/matching.py --users 1000000 --expire 0
+    .venv/bin/python bench/matching.py --shards 2 --expire 0   # and the same day in 2 shards
 
 Seeds a scratch database (created here, dropped at the end) through COPY with synthetic users
 clustered like the real thing: cities of Zipf-like sizes along the US east coast (5 % of the
 users in Central-time cities next to them, so cross-timezone candidates exist), gyms inside
 cities (most users at a gym), mixed gender / age / distance preferences, 3 % ineligible
 (suspended, deleted, inactive), a block for 1 % of users and 30 days of earlier offers. Then it
-runs ``matching.generation.generate`` (the job's own code path) and prints read / candidates /
-score / select / write / total times and the coverage; then a second run (must write nothing);
-then it seeds ``--expire`` pending offers already past ``expires_at`` and times
+runs the job as its own process (``yoked run matching.generate_daily`` under ``/usr/bin/time
+-v``) and prints its wall time and peak RSS, the read / candidates / score / select / write
+times, the peak RSS at each phase's end and the coverage; then a second run (must write
+nothing). With ``--shards N`` it then runs the same day split into N shards (each shard its own
+process, with its peak RSS) and prints coverage and mean score of both side by side. Last it
+seeds ``--expire`` pending offers already past ``expires_at`` and times
 ``matching.expiration.expire_due``.
 
-Targets: 300k users end to end <= 30 s; 1M expirations <= 15 s. Figures depend on the machine
+Targets: 300k users <= 10 s and <= 300 MB peak RSS in the job process; 1M users <= 40 s and
+<= 800 MB unsharded; sharded within 1 % of unsharded in coverage and mean score; 1M
+expirations <= 6 s. Figures depend on the machine
 and its load (docs/matching.md, "Figures"): the run prints the load average and core count.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -29,7 +39,7 @@ import numpy as np
 import psycopg
 
 from yoked_actors import db, migrate
-from yoked_actors.matching import expiration, generation
+from yoked_actors.matching import expiration, generation, sharding
 from yoked_actors.models.contract import GOALS
 from yoked_actors.settings import load_settings
 
@@ -200,12 +210,138 @@ def seed_expiring(conn: psycopg.Connection, count: int) -> int:
     return inserted
 
 
+def run_job_process(url: str, budget_mb: int, job: str = "generate_daily", **extra: int) -> dict:
+    """``yoked run matching.<job>`` for the day, as its own process under ``/usr/bin/time -v``;
+    prints its wall time and peak RSS, returns its summary. The run record is created first
+    with the benchmark's clock, so the job decides as of ``NOW``."""
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO matching_runs (timezone, local_date, as_of) VALUES (%s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (TZ, DAY, NOW),
+        )
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "RABBITMQ_URL": os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        "METRICS_PORT": "0",
+        "LOG_LEVEL": "warning",
+        "MATCHING_MEMORY_MB": str(budget_mb),
+        "STATEMENT_TIMEOUT_MS": "120000",
+    }
+    payload = json.dumps({"timezone": TZ, "local_date": DAY.isoformat(), **extra})
+    command = [sys.executable, "-m", "yoked_actors", "run", f"matching.{job}", "--json"]
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", *command, payload], env=env, capture_output=True, text=True
+    )
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"the job failed:\n{done.stderr}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", done.stderr)
+    print(
+        f"job process (yoked run matching.{job} {payload}, /usr/bin/time -v): wall"
+        f" {wall.group(1) if wall else took}, peak RSS"
+        f" {int(peak.group(1)) / 1024 if peak else float('nan'):.0f} MB"
+    )
+    return dict(json.loads(done.stdout))
+
+
+def print_generation(summary: dict) -> None:
+    """The run's phases (time and the process's peak RSS at each phase's end) and coverage."""
+    t = summary["timings_ms"]
+    eligible = summary["eligible_users"]
+    print(
+        f"generation {TZ} {DAY}: {eligible:,} eligible subjects, {summary['people_read']:,}"
+        f" people read (incl. neighbours), {summary['candidate_pairs']:,} fitting pairs"
+    )
+    print("  " + " | ".join(f"{name} {ms / 1000:.2f} s" for name, ms in t.items()))
+    peaks = summary.get("phase_peak_rss_mb", {})
+    print("  peak RSS at phase end: " + " | ".join(f"{k} {v} MB" for k, v in peaks.items()))
+    print(f"  offers written {summary['offers_written']:,}, mean score {summary['mean_score']}")
+    offered, reachable = summary["users_with_offers"], summary["users_with_candidates"]
+    print(
+        f"  coverage {offered / eligible:.1%} of eligible users have >= 1 offer;"
+        f" {reachable / eligible:.1%} had a fitting candidate at all"
+        f" ({offered / max(1, reachable):.1%} of those got an offer)"
+    )
+
+
+def reset_day(raw_url: str) -> None:
+    """Remove the day's offers, notifications and run records (before the sharded run)."""
+    with psycopg.connect(raw_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM match_offers WHERE timezone = %s AND local_date = %s", (TZ, DAY))
+        conn.execute("DELETE FROM notifications")
+        conn.execute("DELETE FROM matching_runs")
+
+
+def run_sharded(url: str, raw_url: str, shards: int, budget_mb: int) -> dict:
+    """The same day split into ``shards``: the planner here, each shard as its own process
+    (one after the other, so each peak is its own); returns the run's summary."""
+    reset_day(raw_url)
+    with psycopg.connect(raw_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO matching_runs (timezone, local_date, as_of) VALUES (%s, %s, %s)",
+            (TZ, DAY, NOW),
+        )
+    sent: list[int] = []
+    plan = sharding.planner(TZ, DAY, budget_mb, lambda _t, _d, s: sent.append(s), shards=shards)
+    planned = generation.generate(TZ, DAY, now=NOW, plan=plan)
+    print(f"sharded run: {planned['shards']} shards sent")
+    total = 0.0
+    run: dict = {}
+    for shard in sent:
+        started = time.perf_counter()
+        result = run_job_process(url, budget_mb, "generate_shard", shard=shard)
+        total += time.perf_counter() - started
+        print(
+            f"  shard {shard}: {result.get('eligible_users', 0):,} subjects,"
+            f" {result['offers_written']:,} offers written, peak RSS {result.get('peak_rss_mb')} MB"
+        )
+        if "run" in result:
+            run = result["run"]
+            print(
+                f"  border pass (in the last shard's process): {run['border_people']:,} people,"
+                f" {run['border_offers']:,} offers across cuts, {run['duration_ms'] / 1000:.2f} s"
+            )
+    print(f"  shards one after the other: {total:.2f} s")
+    return run
+
+
+def side_by_side(unsharded: dict, sharded: dict) -> None:
+    """Coverage and mean score of both runs on the same population."""
+
+    def coverage(summary: dict) -> float:
+        return summary["users_with_offers"] / max(1, summary["eligible_users"])
+
+    print(f"{'':24}{'unsharded':>12}{'sharded':>12}{'difference':>12}")
+    for label, a, b in (
+        ("eligible users", unsharded["eligible_users"], sharded["eligible_users"]),
+        ("offers", unsharded["offers_selected"], sharded["offers_selected"]),
+        ("coverage", coverage(unsharded), coverage(sharded)),
+        ("mean score", unsharded["mean_score"], sharded["mean_score"]),
+    ):
+        diff = (b - a) / a if a else 0.0
+        fmt = "{:>12.4f}" if isinstance(a, float) else "{:>12,}"
+        print(f"{label:24}{fmt.format(a)}{fmt.format(b)}{diff:>+11.2%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=300_000)
     parser.add_argument("--expire", type=int, default=1_000_000, help="offers to expire (0: skip)")
     parser.add_argument("--expire-batch", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--shards", type=int, default=0, help="also run the day split into N shards (0: no)"
+    )
+    parser.add_argument(
+        "--budget-mb",
+        type=int,
+        default=4000,
+        help="MATCHING_MEMORY_MB of the unsharded run (high: never sharded on its own)",
+    )
     args = parser.parse_args()
 
     name = f"yoked_bench_matching_{os.getpid()}"
@@ -228,25 +364,8 @@ def main() -> None:
             conn.execute("VACUUM ANALYZE")
         print(f"seeded {args.users:,} users + history in {time.perf_counter() - started:.1f} s")
 
-        summary = generation.generate(TZ, DAY, now=NOW)
-        t = summary["timings_ms"]
-        eligible = summary["eligible_users"]
-        print(
-            f"generation {TZ} {DAY}: {eligible:,} eligible subjects, {summary['people_read']:,}"
-            f" people read (incl. neighbours), {summary['candidate_pairs']:,} fitting pairs"
-        )
-        print(
-            f"  read {t['read'] / 1000:.2f} s | candidates+filter {t['candidates'] / 1000:.2f} s"
-            f" | score {t['score'] / 1000:.2f} s | select {t['select'] / 1000:.2f} s"
-            f" | write {t['write'] / 1000:.2f} s | total {summary['duration_ms'] / 1000:.2f} s"
-        )
-        print(f"  offers written {summary['offers_written']:,}, mean score {summary['mean_score']}")
-        offered, reachable = summary["users_with_offers"], summary["users_with_candidates"]
-        print(
-            f"  coverage {offered / eligible:.1%} of eligible users have >= 1 offer;"
-            f" {reachable / eligible:.1%} had a fitting candidate at all"
-            f" ({offered / max(1, reachable):.1%} of those got an offer)"
-        )
+        summary = run_job_process(url, args.budget_mb)
+        print_generation(summary)
         again_start = time.perf_counter()
         again = generation.generate(TZ, DAY, now=NOW)
         print(
@@ -254,6 +373,10 @@ def main() -> None:
             f" {time.perf_counter() - again_start:.2f} s"
             f" (already completed: {again.get('already_completed')})"
         )
+
+        if args.shards > 1:
+            sharded = run_sharded(url, raw_url, args.shards, args.budget_mb)
+            side_by_side(summary, sharded)
 
         if args.expire:
             with psycopg.connect(raw_url, autocommit=True) as conn:

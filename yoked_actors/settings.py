@@ -129,6 +129,9 @@ class Settings:
     #: ``MODERATION_LEARNED``: "on" adds the learned classifier to the moderation engine (about
     #: +430 MB per worker process for its embedding model; figures in docs/moderation.md).
     moderation_learned: bool = False
+    #: ``MATCHING_MEMORY_MB``: the memory one daily-matches generation may use in a worker
+    #: process (MiB); a timezone too big for it is split into shards (docs/matching.md).
+    matching_memory_mb: int = 700
     console: ConsoleSettings = field(
         default_factory=lambda: ConsoleSettings(None, page_timeout_ms=5000, session_hours=12)
     )
@@ -182,6 +185,13 @@ def _grace_seconds(raw: str) -> float:
     # closes their connection under them and the worker hangs until it is killed.
     if not 2 <= value <= 3600:  # also refuses nan
         raise ValueError("must be a number of seconds from 2 to 3600")
+    return value
+
+
+def _at_least_256(raw: str) -> int:
+    value = int(raw)
+    if value < 256:
+        raise ValueError("must be at least 256 (MiB)")
     return value
 
 
@@ -283,6 +293,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "RABBITMQ_NODE_ORDER", _one_of("random", "listed"), "random", "listed"
         ),
         console=load_console_settings(env),
+        matching_memory_mb=_read(env, "MATCHING_MEMORY_MB", _at_least_256, 700, "700"),
     )
 
 

@@ -11,7 +11,9 @@ The rule for SQL in this project (docs/architecture.md):
   would cost more than the statement.
 - Simple reads and writes of one mapped table may use SQLAlchemy Core/ORM constructs instead of
   text, in the same store modules.
-- Bulk writes of hundreds of thousands of rows use :func:`copy_arrays` (binary ``COPY``).
+- Bulk writes of hundreds of thousands of rows use :func:`copy_arrays` (binary ``COPY``), and
+  bulk reads of fixed-width columns :func:`copy_out_arrays` (binary ``COPY ... TO``, decoded by
+  numpy: no Python object per row).
 """
 
 from __future__ import annotations
@@ -110,3 +112,57 @@ def copy_arrays(
     with cursor.copy(f"COPY {target} FROM STDIN WITH (FORMAT BINARY)") as copy:
         copy.write(header + rows.tobytes() + b"\xff\xff")
     return count
+
+
+#: PostgreSQL binary COPY field types by column type name: numpy dtype of the value.
+COPY_OUT_TYPES = {
+    "bool": "u1",
+    "int2": ">i2",
+    "int4": ">i4",
+    "int8": ">i8",
+    "float4": ">f4",
+    "float8": ">f8",
+    "uuid": "V16",
+    "date": ">i4",
+}
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00"
+
+
+def copy_out_arrays(
+    cursor: psycopg.Cursor[Any], query: str, columns: Sequence[tuple[str, str]]
+) -> dict[str, npt.NDArray[Any]]:
+    """Rows of ``query`` (no parameters: read from a table the transaction prepared) as one
+    array per column, through one binary ``COPY ... TO STDOUT`` decoded by numpy.
+
+    ``columns``: (name, PostgreSQL type in :data:`COPY_OUT_TYPES`) in the query's order; every
+    value must be non-null (coalesce in the query). Integers and floats come back in native
+    byte order; a ``date`` as days since 2000-01-01 (int32), a ``uuid`` as its 16 bytes.
+    Raises ValueError if a row does not have the declared shape.
+    """
+    stream = bytearray()
+    with cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT BINARY)") as copy:
+        for block in copy:
+            stream += block
+    if not stream.startswith(_COPY_HEADER):
+        raise ValueError("not a binary COPY stream")
+    (extension,) = np.frombuffer(stream, ">u4", count=1, offset=15)
+    start = 19 + int(extension)
+    fields: list[tuple[str, str]] = [("count", ">i2")]
+    for name, kind in columns:
+        fields += [(f"len_{name}", ">i4"), (name, COPY_OUT_TYPES[kind])]
+    row = np.dtype(fields)
+    body = len(stream) - start - 2
+    if body % row.itemsize:
+        raise ValueError(f"COPY rows are not {len(columns)} non-null fixed-width columns")
+    rows = np.frombuffer(stream, row, count=body // row.itemsize, offset=start)
+    if len(rows) and not bool((rows["count"] == len(columns)).all()):
+        raise ValueError(f"COPY rows do not have {len(columns)} columns")
+    out: dict[str, npt.NDArray[Any]] = {}
+    for name, kind in columns:
+        if len(rows) and not bool((rows[f"len_{name}"] == row[name].itemsize).all()):
+            raise ValueError(f"column {name} has nulls or is not {kind}")
+        values = rows[name]
+        out[name] = (
+            values.copy() if kind == "uuid" else values.astype(values.dtype.newbyteorder("="))
+        )
+    return out

@@ -7,7 +7,9 @@ which opens the transactions, calls the pure run and the store, and returns the 
 - ``dispatch_daily`` (every 15 minutes): ``matching.dispatch`` claims each (timezone, local
   date) once at 09:00 local and enqueues its ``generate_daily``.
 - ``generate_daily``: ``matching.generation`` gives every eligible user of one timezone up to
-  three partners for one local date; idempotent and resumable per (timezone, local date).
+  three partners for one local date; idempotent and resumable per (timezone, local date). A
+  timezone too big for ``MATCHING_MEMORY_MB`` is split into shards (``matching.sharding``),
+  each its own ``generate_shard`` message, which any workers run in parallel.
 - ``expire_offers`` (hourly): ``matching.expiration`` marks pending offers past ``expires_at``
   as expired, in batches, within a time budget.
 """
@@ -21,8 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from yoked_actors.clock import utc_now, zone_strict
 from yoked_actors.jobs import job
-from yoked_actors.matching import dispatch, expiration, generation
+from yoked_actors.matching import dispatch, expiration, generation, sharding
+from yoked_actors.matching.memory import ONE_RUN_AT_A_TIME
 from yoked_actors.queues import Queue
+from yoked_actors.settings import get_settings
 
 
 class DispatchPayload(BaseModel):
@@ -43,6 +47,11 @@ class GeneratePayload(BaseModel):
     def _known_zone(cls, value: str) -> str:
         zone_strict(value)  # raises ValueError naming the zone
         return value
+
+
+class ShardPayload(GeneratePayload):
+    #: The band of the run's timezone (0 .. shards - 1).
+    shard: int = Field(ge=0, le=1_000)
 
 
 class ExpirePayload(BaseModel):
@@ -81,8 +90,37 @@ def dispatch_daily(payload: DispatchPayload) -> dict[str, int]:
 )
 def generate_daily(payload: GeneratePayload) -> dict[str, Any]:
     """Generate one timezone's daily offers for one local date. Idempotent per (timezone,
-    local_date); a retry after a crash finishes the same offers (``matching.generation``)."""
-    return generation.generate(payload.timezone, payload.local_date)
+    local_date); a retry after a crash finishes the same offers (``matching.generation``).
+    A timezone too big for one worker's memory budget is sent as shards instead."""
+    plan = sharding.planner(
+        payload.timezone, payload.local_date, get_settings().matching_memory_mb, send_shard
+    )
+    with ONE_RUN_AT_A_TIME:
+        return generation.generate(payload.timezone, payload.local_date, plan=plan)
+
+
+def send_shard(timezone: str, local_date: date, shard: int) -> object:
+    """Enqueue one shard of a sharded run (confirmed by RabbitMQ)."""
+    day = local_date.isoformat()
+    return generate_shard.send(
+        {"timezone": timezone, "local_date": day, "shard": shard},
+        idempotency_key=f"daily-matches:{timezone}:{day}:shard:{shard}",
+    )
+
+
+@job(
+    "matching.generate_shard",
+    queue=Queue.MATCHING,
+    payload=ShardPayload,
+    max_retries=3,
+    min_backoff=10_000,
+    time_limit=15 * 60_000,
+)
+def generate_shard(payload: ShardPayload) -> dict[str, Any]:
+    """Write one band's offers of a sharded run; the last band to complete finishes the day
+    (``matching.sharding``). Idempotent per (timezone, local_date, shard)."""
+    with ONE_RUN_AT_A_TIME:
+        return sharding.generate_shard(payload.timezone, payload.local_date, payload.shard)
 
 
 @job(

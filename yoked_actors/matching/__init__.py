@@ -9,10 +9,13 @@ Pure decisions, numpy arrays in and out, no database:
 - :mod:`run`: one run from its input (``RunInput``) to its offers (``decide``), and the rules'
   numbers (offers per day, repeat window, ...).
 
+- :mod:`shards`: when a timezone is split into longitude bands, and the border pass's input.
+
 The database, and only it: :mod:`store` (every SQL statement of matching, including the one
 definition of an active and an eligible user). The job side, which opens the transactions and
-calls the two: :mod:`generation`, :mod:`expiration`, :mod:`dispatch`; the jobs themselves are
-declared in ``yoked_actors.actors.matching``.
+calls the two: :mod:`generation`, :mod:`sharding`, :mod:`expiration`, :mod:`dispatch`
+(:mod:`memory`: the process's peak RSS); the jobs themselves are declared in
+``yoked_actors.actors.matching``.
 
 The same input always gives the same offers: every ordering is total (ties broken by user id).
 """

@@ -15,10 +15,13 @@ way, offered together in the last 30 days, or matched before: ``forbidden`` keys
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
+from yoked_actors.matching.memory import trim
 from yoked_actors.matching.population import Population
 
 EARTH_RADIUS_KM = 6371.0088
@@ -26,14 +29,19 @@ EARTH_RADIUS_KM = 6371.0088
 DEFAULT_TIERS = (16, 128, 1024)
 #: Fitting candidates after which a subject stops widening its search.
 DEFAULT_ENOUGH = 6
-#: Subjects per k-d tree query (bounds memory: block x k pairs at once).
+#: Subjects per k-d tree query at most.
 BLOCK = 50_000
+#: Pairs compacted at once after the sort.
+COMPACT_CHUNK = 1 << 20
+#: Raw neighbour pairs held at once by default (16 bytes each as queried): the block of
+#: subjects of a query is ``PAIR_BUDGET // k``.
+PAIR_BUDGET = 250_000
 
-Pairs = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]
+Pairs = tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]], npt.NDArray[np.float64]]
 
 
 def pair_keys(
-    first: npt.NDArray[np.int64], second: npt.NDArray[np.int64], n: int
+    first: npt.NDArray[np.integer[Any]], second: npt.NDArray[np.integer[Any]], n: int
 ) -> npt.NDArray[np.int64]:
     """One int64 per unordered pair of indexes below ``n`` (the same for (a, b) and (b, a))."""
     lo = np.minimum(first, second).astype(np.int64)
@@ -63,7 +71,9 @@ def km_for(chord: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 def distance_km(
-    population: Population, first: npt.NDArray[np.int64], second: npt.NDArray[np.int64]
+    population: Population,
+    first: npt.NDArray[np.integer[Any]],
+    second: npt.NDArray[np.integer[Any]],
 ) -> npt.NDArray[np.float64]:
     """Great-circle distance in km between the pairs' two people."""
     xyz_a = to_xyz(population.lat[first], population.lon[first])
@@ -73,8 +83,8 @@ def distance_km(
 
 def hard_filter(
     population: Population,
-    first: npt.NDArray[np.int64],
-    second: npt.NDArray[np.int64],
+    first: npt.NDArray[np.integer[Any]],
+    second: npt.NDArray[np.integer[Any]],
     km: npt.NDArray[np.float64],
     forbidden: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.bool_]:
@@ -108,22 +118,32 @@ def _nearest(
     xyz: npt.NDArray[np.float64],
     population: Population,
     subjects: npt.NDArray[np.int64],
+    forbidden: npt.NDArray[np.int64],
     k: int,
-    skip: int = 0,
-) -> tuple[Pairs, npt.NDArray[np.bool_]]:
-    """The ``skip+1``-th to ``k``-th nearest people within each subject's own max distance, as
-    raw pairs, and whether each subject's search was cut short by ``k`` (more people may be in
-    range). ``skip``: neighbours an earlier, smaller search already returned."""
+    skip: int,
+    pair_budget: int,
+    fitting: npt.NDArray[np.int64],
+    found: PairBuffer,
+) -> npt.NDArray[np.bool_]:
+    """Adds to ``found`` the fitting pairs among the ``skip+1``-th to ``k``-th nearest people
+    within each subject's own max distance, as (:func:`pair_keys`, km), and to ``fitting``
+    each subject's count of them; returns whether each subject's search was cut short by
+    ``k`` (more people may be in range). ``skip``: neighbours an earlier, smaller search
+    already returned.
+
+    Subjects are queried in blocks of ``pair_budget // k`` and each block's raw pairs are
+    filtered at once (:func:`hard_filter` judges each pair alone): at most ``pair_budget`` raw
+    pairs are held at a time, only the fitting ones are kept."""
     n = len(population)
     k = min(k, n)
-    firsts, seconds, chords = [], [], []
+    block_size = max(1, min(BLOCK, pair_budget // k))
     saturated = np.zeros(len(subjects), dtype=bool)
     # cKDTree takes one distance bound per query: query each distinct max distance apart.
     radii = population.max_km[subjects]
     for radius in np.unique(radii):
         rows = np.flatnonzero(radii == radius)
-        for start in range(0, len(rows), BLOCK):
-            block = rows[start : start + BLOCK]
+        for start in range(0, len(rows), block_size):
+            block = rows[start : start + block_size]
             who = subjects[block]
             found_d, found_i = tree.query(
                 xyz[who],
@@ -136,17 +156,14 @@ def _nearest(
             hit = found_i < n
             saturated[block] = hit[:, -1] & (k < n)
             hit[:, :skip] = False
-            counts = hit.sum(axis=1)
-            firsts.append(np.repeat(who, counts))
-            seconds.append(found_i[hit].astype(np.int64))
-            chords.append(found_d[hit])
-    if not firsts:
-        empty = np.zeros(0, dtype=np.int64)
-        return (empty, empty, np.zeros(0)), saturated
-    return (
-        (np.concatenate(firsts), np.concatenate(seconds), km_for(np.concatenate(chords))),
-        saturated,
-    )
+            first = np.repeat(who, hit.sum(axis=1))
+            second = found_i[hit].astype(np.int64)
+            km = km_for(found_d[hit])
+            del found_d, found_i, hit
+            keep = hard_filter(population, first, second, km, forbidden)
+            fitting += np.bincount(first[keep], minlength=n)
+            found.add(pair_keys(first[keep], second[keep], n), km[keep])
+    return saturated
 
 
 def candidate_pairs(
@@ -155,9 +172,12 @@ def candidate_pairs(
     *,
     tiers: tuple[int, ...] = DEFAULT_TIERS,
     enough: int = DEFAULT_ENOUGH,
+    pair_budget: int | None = None,
 ) -> Pairs:
     """Every fitting pair found around the subjects, once each, as (``lo``, ``hi``, km) with
-    ``lo < hi`` (indexes), sorted by (``lo``, ``hi``). Deterministic for the same population."""
+    ``lo < hi`` (indexes; int32 below 2**31 people), sorted by (``lo``, ``hi``). Deterministic
+    for the same population; ``pair_budget`` (raw neighbour pairs held at once, default
+    ``PAIR_BUDGET``) bounds memory and does not change the result."""
     n = len(population)
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
     if n < 2:
@@ -165,24 +185,72 @@ def candidate_pairs(
     xyz = to_xyz(population.lat, population.lon)
     tree = cKDTree(xyz)
     pending = np.flatnonzero(population.subject & (population.quota > 0)).astype(np.int64)
-    found: list[Pairs] = []
+    found = PairBuffer()
     asked = 0
     fitting = np.zeros(n, dtype=np.int64)
+    budget = pair_budget or PAIR_BUDGET
     for k in tiers:
         if len(pending) == 0:
             break
-        (first, second, km), saturated = _nearest(tree, xyz, population, pending, k, asked)
+        saturated = _nearest(
+            tree, xyz, population, pending, forbidden, k, asked, budget, fitting, found
+        )
         asked = min(k, n)
-        keep = hard_filter(population, first, second, km, forbidden)
-        first, second, km = first[keep], second[keep], km[keep]
-        found.append((first, second, km))
-        fitting += np.bincount(first, minlength=n)
         pending = pending[saturated & (fitting[pending] < enough)]
-    first = np.concatenate([f for f, _, _ in found])
-    second = np.concatenate([s for _, s, _ in found])
-    km = np.concatenate([d for _, _, d in found])
-    # A pair of two subjects is found from both sides, and widened searches find earlier
-    # tiers' pairs again: keep each unordered pair once.
-    keys, first_seen = np.unique(pair_keys(first, second, n), return_index=True)
-    lo, hi = keys // n, keys % n
-    return lo, hi, km[first_seen]
+    del tree, xyz, fitting
+    trim()
+    return found.distinct(n)
+
+
+class PairBuffer:
+    """Fitting pairs as they are found, packed as complex numbers ``key + km i`` (keys below
+    2**53 are exact in a float64) in one buffer that grows in place (``ndarray.resize``: a
+    realloc, which moves pages rather than copying them for large buffers), so the pairs are
+    never held twice while they accumulate (the pairs found twice are about 1 %)."""
+
+    def __init__(self) -> None:
+        self.packed = np.empty(1 << 16, dtype=np.complex128)
+        self.size = 0
+
+    def add(self, keys: npt.NDArray[np.int64], km: npt.NDArray[np.float64]) -> None:
+        end = self.size + len(keys)
+        if end > len(self.packed):
+            # ndarray.resize zero-fills the new part: grow by an eighth, so little is touched
+            # ahead of use (the realloc itself moves no data).
+            self.packed.resize(max(end, len(self.packed) * 9 // 8), refcheck=False)
+        self.packed.real[self.size : end] = keys
+        self.packed.imag[self.size : end] = km
+        self.size = end
+
+    def distinct(self, n: int) -> Pairs:
+        """Each unordered pair once, sorted, as (lo, hi, km); the buffer becomes the km.
+
+        A pair of two subjects is found from both sides, and widened searches can find
+        earlier tiers' pairs again (at the same distance). numpy sorts complex numbers by real
+        then imaginary part, in place: no permutation array; the first of each run of equal
+        keys is kept. The km are then compacted into the front of the same buffer."""
+        packed = self.packed
+        packed.resize(self.size, refcheck=False)
+        self.packed = np.empty(0, dtype=np.complex128)
+        packed.sort()
+        first = np.ones(len(packed), dtype=bool)
+        np.not_equal(packed.real[1:], packed.real[:-1], out=first[1:])
+        count = int(first.sum())
+        index = np.int32 if n < np.iinfo(np.int32).max else np.int64
+        lo: npt.NDArray[np.integer[Any]] = np.empty(count, dtype=index)
+        hi: npt.NDArray[np.integer[Any]] = np.empty(count, dtype=index)
+        flat = packed.view(np.float64)
+        out = 0
+        for start in range(0, len(packed), COMPACT_CHUNK):
+            rows = slice(start, start + COMPACT_CHUNK)
+            keep = first[rows]
+            key = packed.real[rows][keep]
+            km = packed.imag[rows][keep]
+            lo[out : out + len(key)] = key // n
+            hi[out : out + len(key)] = key % n
+            # Writes stay behind the reads: slot out + j <= 2 * (start + j) + 1.
+            flat[out : out + len(km)] = km
+            out += len(key)
+        del flat, first
+        packed.resize((count + 1) // 2, refcheck=False)
+        return lo, hi, packed.view(np.float64)[:count]

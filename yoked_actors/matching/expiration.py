@@ -1,8 +1,9 @@
 """The job side of ``matching.expire_offers``: pending offers past ``expires_at`` become
 ``expired``, batch by batch (docs/matching.md).
 
-The due ids are read once (one transaction), then expired in batches of ``batch_size`` by
-primary key, each batch its own transaction, ``WRITERS`` batches at a time. Each batch rechecks
+The due offers are split once (one transaction) into batches of ``batch_size`` consecutive
+ids, then each batch is expired by a primary-key range, each batch its own transaction,
+``WRITERS`` batches at a time. Each batch rechecks
 the status under ``FOR UPDATE SKIP LOCKED``: an offer answered meanwhile stays answered, and a
 row locked by a concurrent run or an API write is skipped, never waited on (the next run takes
 it). Batches stop starting once the time budget is spent (the first batch always runs).
@@ -16,7 +17,7 @@ from typing import Any
 
 from yoked_actors.db import session_scope
 from yoked_actors.matching import store
-from yoked_actors.matching.generation import chunks, in_parallel
+from yoked_actors.matching.generation import in_parallel
 
 #: Offers one expiration run considers at most (the next hourly run takes the rest).
 EXPIRE_PER_RUN = 5_000_000
@@ -28,21 +29,22 @@ def expire_due(now: datetime, *, batch_size: int, time_budget_s: float) -> dict[
     budget was spent or more than ``EXPIRE_PER_RUN`` were due)."""
     deadline = time.monotonic() + time_budget_s
     with session_scope() as session:
-        due = store.due_offer_ids(session, now, EXPIRE_PER_RUN)
+        due = store.due_batches(session, now, batch_size, EXPIRE_PER_RUN)
 
-    def expire_batch(batch: tuple[int, slice]) -> int | None:
-        number, rows = batch
+    def expire_batch(numbered: tuple[int, store.DueBatch]) -> int | None:
+        number, batch = numbered
         if number > 0 and time.monotonic() >= deadline:
             return None  # budget spent: left for the next run (the first batch always runs)
         with session_scope() as session:
-            return store.expire_offers(session, now, due[rows])
+            return store.expire_offers(session, now, batch)
 
-    batches = list(enumerate(chunks(len(due), batch_size)))
+    batches = list(enumerate(due))
     # Disjoint batches on two connections at once: both database cores do index writes.
     counts = in_parallel(expire_batch, batches)
     done = [count for count in counts if count is not None]
     return {
         "expired": sum(done),
         "batches": len(done),
-        "complete": len(done) == len(batches) and len(due) < EXPIRE_PER_RUN,
+        "complete": len(done) == len(batches)
+        and sum(batch.count for batch in due) < EXPIRE_PER_RUN,
     }

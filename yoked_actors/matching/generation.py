@@ -29,12 +29,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-import numpy as np
 import numpy.typing as npt
 
 from yoked_actors.clock import utc_now
 from yoked_actors.db import session_scope
 from yoked_actors.matching import store
+from yoked_actors.matching.memory import peak_rss_mb, return_freed_memory
+from yoked_actors.matching.population import NOBODY_BIT
 from yoked_actors.matching.run import (
     Offers,
     RunInput,
@@ -43,6 +44,7 @@ from yoked_actors.matching.run import (
     decide,
     outcome,
 )
+from yoked_actors.matching.shards import EVERYWHERE, Region
 
 logger = logging.getLogger(__name__)
 
@@ -73,18 +75,28 @@ def start_run(timezone: str, local_date: date, now: datetime) -> store.RunRecord
         return store.start_run(session, timezone, local_date, now)
 
 
-def read_input(timezone: str, local_date: date, as_of: datetime) -> RunInput:
-    """Read the run's people, forbidden pairs and quotas in one transaction."""
+def read_input(
+    timezone: str, local_date: date, as_of: datetime, region: Region = EVERYWHERE
+) -> RunInput:
+    """Read the run's people (in ``region``), forbidden pairs and quotas in one transaction,
+    into arrays."""
     with session_scope() as session:
-        rows = store.read_run(session, timezone, local_date, as_of)
-    return build_input(rows.people, rows.forbidden, rows.already, local_date, as_of)
+        read = store.read_run(session, timezone, local_date, as_of, NOBODY_BIT, region)
+    return arrays_input(read, local_date, as_of)
+
+
+def arrays_input(read: store.RunArrays, local_date: date, as_of: datetime) -> RunInput:
+    """The run's input from what ``store.read_run`` read."""
+    return build_input(
+        read.people, read.genders, read.zones, read.forbidden, read.already, local_date, as_of
+    )
 
 
 def write_chunk(
     timezone: str,
     local_date: date,
     as_of: datetime,
-    ids: npt.NDArray[np.str_],
+    ids: npt.NDArray[Any],
     offers: Offers,
     rows: slice,
 ) -> int:
@@ -139,28 +151,49 @@ def finish_run(
 
 
 def generate(
-    timezone: str, local_date: date, *, now: datetime | None = None, chunk_size: int = OFFER_CHUNK
+    timezone: str,
+    local_date: date,
+    *,
+    now: datetime | None = None,
+    chunk_size: int = OFFER_CHUNK,
+    pair_budget: int | None = None,
+    plan: Callable[[store.RunRecord], dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """Generate (or finish generating) the offers of ``timezone`` for ``local_date``.
 
     Returns the run summary: eligible users, users with at least one offer, offers selected
-    and written by this attempt, mean score, candidate pairs, phase timings (ms), duration.
+    and written by this attempt, mean score, candidate pairs, phase timings (ms), duration, and
+    the process's peak RSS in MiB (``peak_rss_mb``, also in the run record) and at the end of
+    each phase (``phase_peak_rss_mb``).
     A completed run returns its stored summary with ``already_completed`` and writes nothing.
+    ``plan``: called with the run record before anything is read; a summary it returns ends the
+    attempt there (``matching.sharding`` sends a too-big run's shards so).
     """
     ticks = {"started": time.perf_counter()}
+    return_freed_memory()
+    peaks: dict[str, int] = {}
     record = start_run(timezone, local_date, now or utc_now())
     if record.completed:
         return {**record.summary, "already_completed": True, "offers_written": 0}
+    planned = plan(record) if plan else None
+    if planned is not None:
+        return planned
     run_input = read_input(timezone, local_date, record.as_of)
     ticks["read"] = time.perf_counter()
-    offers = decide(run_input)
+    peaks["read"] = peak_rss_mb()
+    offers = decide(run_input, pair_budget=pair_budget)
     ticks["decided"] = time.perf_counter()
+    peaks["decide"] = peak_rss_mb()
     written = write_offers(timezone, local_date, record.as_of, run_input, offers, chunk_size)
     summary = outcome(run_input, offers)
     summary["duration_ms"] = _ms(ticks["started"], time.perf_counter())
+    summary["peak_rss_mb"] = peak_rss_mb()
     finish_run(timezone, local_date, run_input, offers, summary, chunk_size=chunk_size)
     ticks["done"] = time.perf_counter()
+    peaks["write"] = peak_rss_mb()
     summary.update(_details(run_input, offers, written, record, ticks))
+    summary["peak_rss_mb"] = peaks["write"]
+    summary["phase_peak_rss_mb"] = peaks
     _log(timezone, local_date, summary)
     return summary
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,28 +24,29 @@ class Population:
     """Everyone a run may pair: its subjects (eligible users of the run's timezone) and the
     eligible users of other timezones near them. All arrays have one entry per person."""
 
-    ids: npt.NDArray[np.str_]
+    #: User ids: 16-byte uuids as read (``V16``), or strings (tests).
+    ids: npt.NDArray[Any]
     lat: npt.NDArray[np.float64]
     lon: npt.NDArray[np.float64]
     max_km: npt.NDArray[np.float64]
     #: Gender code (index into the run's gender vocabulary).
-    gender: npt.NDArray[np.int64]
+    gender: npt.NDArray[np.integer[Any]]
     #: Bit ``g`` set: seeks gender code ``g``; 0: anyone.
-    seeking: npt.NDArray[np.int64]
-    age: npt.NDArray[np.int64]
-    age_min: npt.NDArray[np.int64]
-    age_max: npt.NDArray[np.int64]
-    level: npt.NDArray[np.int64]
+    seeking: npt.NDArray[np.integer[Any]]
+    age: npt.NDArray[np.integer[Any]]
+    age_min: npt.NDArray[np.integer[Any]]
+    age_max: npt.NDArray[np.integer[Any]]
+    level: npt.NDArray[np.integer[Any]]
     #: Goals as a bit mask over ``contract.GOALS``.
-    goals: npt.NDArray[np.int64]
+    goals: npt.NDArray[np.integer[Any]]
     #: 28-bit weekly availability (7 days x 4 slots).
-    availability: npt.NDArray[np.int64]
+    availability: npt.NDArray[np.integer[Any]]
     #: Gym id, -1 for none.
-    gym: npt.NDArray[np.int64]
+    gym: npt.NDArray[np.integer[Any]]
     #: True for users of the run's timezone (the people this run serves).
     subject: npt.NDArray[np.bool_]
     #: Pairs each person may still receive on their own local day (0: none; never negative).
-    quota: npt.NDArray[np.int64]
+    quota: npt.NDArray[np.integer[Any]]
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -23,10 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from yoked_actors.clock import zone_strict
-from yoked_actors.matching.candidates import candidate_pairs, pair_keys
-from yoked_actors.matching.population import Population, gender_codes
-from yoked_actors.matching.scoring import combine, components
-from yoked_actors.matching.selection import greedy_select
+from yoked_actors.matching.candidates import candidate_pairs, distance_km, pair_keys
+from yoked_actors.matching.population import MAX_GENDERS, Population
+from yoked_actors.matching.scoring import SCORE_CHUNK, components, score_pairs
+from yoked_actors.matching.selection import greedy_select_steps, score_steps
 
 #: Offers per user per their own local date, counting offers of that date from any run.
 OFFERS_PER_DAY = 3
@@ -38,24 +38,8 @@ RECENT_BATCH = timedelta(hours=20)
 #: Distances above this are treated as this (it bounds how far the run reads neighbours).
 MAX_DISTANCE_KM = 200.0
 
-#: The columns of a person row, in the store's order.
-PERSON_COLUMNS = (
-    "id",
-    "timezone",
-    "subject",
-    "lat",
-    "lon",
-    "max_km",
-    "gender",
-    "seeking_genders",
-    "age",
-    "age_min",
-    "age_max",
-    "level",
-    "goals",
-    "availability",
-    "gym",
-)
+#: Day 0 of PostgreSQL's binary ``date`` (days since it).
+PG_EPOCH = np.datetime64("2000-01-01", "D")
 
 
 @dataclass(frozen=True)
@@ -65,82 +49,84 @@ class RunInput:
     population: Population
     #: Sorted pair keys (``candidates.pair_keys``) that must not be offered.
     forbidden: npt.NDArray[np.int64]
-    #: Each person's own local date (the day their quota counts).
-    own_dates: list[date]
+    #: Each person's own local date (the day their quota counts), ``datetime64[D]``.
+    own_dates: npt.NDArray[np.datetime64]
+    #: A sharded run's border pass: each person's band; only pairs across bands are offered.
+    band: npt.NDArray[np.int64] | None = None
 
 
-def _own_dates(
-    timezones: Sequence[str], subject: Sequence[bool], local_date: date, as_of: datetime
-) -> list[date | None]:
-    """Each person's local date at ``as_of`` (the run's date for subjects); None for a person
-    whose timezone name is unknown (they cannot be counted against a day, so they get none)."""
-    by_zone: dict[str, date | None] = {}
-    for name in set(timezones):
+def zone_dates(zones: Sequence[str], as_of: datetime) -> npt.NDArray[np.datetime64]:
+    """The local date at ``as_of`` in each timezone; NaT for a name that is unknown (its users
+    cannot be counted against a day, so they get none)."""
+    days: list[np.datetime64] = []
+    for name in zones:
         try:
-            by_zone[name] = as_of.astimezone(zone_strict(name)).date()
+            days.append(np.datetime64(as_of.astimezone(zone_strict(name)).date(), "D"))
         except ValueError:
-            by_zone[name] = None
-    return [
-        local_date if own else by_zone[name] for name, own in zip(timezones, subject, strict=True)
-    ]
+            days.append(np.datetime64("NaT", "D"))
+    return np.array(days, dtype="datetime64[D]")
 
 
-def _quotas(
-    own: Sequence[date | None], already: Sequence[tuple[int, date, int, bool]]
-) -> npt.NDArray[np.int64]:
+def quotas(
+    own: npt.NDArray[np.datetime64], already: dict[str, npt.NDArray[Any]]
+) -> npt.NDArray[np.int32]:
     """Offers each person may still receive: ``OFFERS_PER_DAY`` less the offers already on
     their own local date; none for a person with a batch for another date in the last
-    ``RECENT_BATCH`` (``already``: (person, local date, offers, any that recent))."""
-    quota = np.array([OFFERS_PER_DAY if day else 0 for day in own], dtype=np.int64)
-    for idx, day, count, recent in already:
-        if day == own[idx]:
-            quota[idx] -= count
-        elif recent:
-            quota[idx] = 0
+    ``RECENT_BATCH`` (``already``: ``idx``, ``day`` (days since 2000-01-01), ``offers``,
+    ``recent``) or whose own date is unknown."""
+    quota = np.where(np.isnat(own), 0, OFFERS_PER_DAY).astype(np.int32)
+    idx = already["idx"].astype(np.int64)
+    day = PG_EPOCH + already["day"].astype("timedelta64[D]")
+    same = day == own[idx]
+    quota -= np.bincount(idx[same], weights=already["offers"][same], minlength=len(own)).astype(
+        np.int32
+    )
+    quota[idx[~same & (already["recent"] != 0)]] = 0
     return np.maximum(quota, 0)
 
 
 def build_input(
-    people: Sequence[Sequence[Any]],
-    forbidden_pairs: Sequence[tuple[int, int]],
-    already: Sequence[tuple[int, date, int, bool]],
+    people: dict[str, npt.NDArray[Any]],
+    genders: Sequence[str],
+    zones: Sequence[str],
+    forbidden_pairs: dict[str, npt.NDArray[Any]],
+    already: dict[str, npt.NDArray[Any]],
     local_date: date,
     as_of: datetime,
 ) -> RunInput:
-    """The run's arrays from the rows the store read: people (``PERSON_COLUMNS``, ordered by
-    user id), forbidden (person, person) pairs, and offers already made near ``local_date``."""
-    if not people:
-        return RunInput(empty_population(), np.zeros(0, dtype=np.int64), [])
-    columns = dict(zip(PERSON_COLUMNS, zip(*people, strict=True), strict=True))
-    own = _own_dates(columns["timezone"], columns["subject"], local_date, as_of)
-    gender, seeking = gender_codes(columns["gender"], columns["seeking_genders"])
-
-    def floats(name: str) -> npt.NDArray[np.float64]:
-        return np.array(columns[name], dtype=np.float64)
-
-    def ints(name: str) -> npt.NDArray[np.int64]:
-        return np.array(columns[name], dtype=np.int64)
-
-    population = Population(
-        ids=np.array(columns["id"]),
-        lat=floats("lat"),
-        lon=floats("lon"),
-        max_km=floats("max_km"),
-        gender=gender,
-        seeking=seeking,
-        age=ints("age"),
-        age_min=ints("age_min"),
-        age_max=ints("age_max"),
-        level=ints("level"),
-        goals=ints("goals"),
-        availability=ints("availability"),
-        gym=ints("gym"),
-        subject=np.array(columns["subject"], dtype=bool),
-        quota=_quotas(own, already),
+    """The run's input from the arrays the store read (``store.read_run``): people (ordered by
+    user id; ``gender`` and ``zone`` index ``genders`` and ``zones``), forbidden (a, b) index
+    pairs, and offers already made near ``local_date``. Raises ValueError if more than
+    ``MAX_GENDERS`` distinct genders are present."""
+    n = len(people["id"])
+    if n == 0:
+        return RunInput(empty_population(), np.zeros(0, dtype=np.int64), np.zeros(0, "M8[D]"))
+    if len(genders) > MAX_GENDERS:
+        raise ValueError(f"{len(genders)} distinct genders; at most {MAX_GENDERS} supported")
+    subject = people["subject"].astype(bool)
+    own = np.where(
+        subject, np.datetime64(local_date, "D"), zone_dates(zones, as_of)[people["zone"]]
     )
-    pairs = np.array(forbidden_pairs, dtype=np.int64).reshape(-1, 2)
-    forbidden = np.unique(pair_keys(pairs[:, 0], pairs[:, 1], len(people)))
-    return RunInput(population, forbidden, [d or local_date for d in own])
+    population = Population(
+        ids=people["id"],
+        lat=people["lat"],
+        lon=people["lon"],
+        max_km=people["max_km"],
+        gender=people["gender"],
+        seeking=people["seeking"],
+        age=people["age"],
+        age_min=people["age_min"],
+        age_max=people["age_max"],
+        level=people["level"],
+        goals=people["goals"],
+        availability=people["availability"],
+        gym=people["gym"],
+        subject=subject,
+        quota=quotas(own, already),
+    )
+    keys = pair_keys(forbidden_pairs["a"], forbidden_pairs["b"], n)
+    own_dates = np.where(np.isnat(own), np.datetime64(local_date, "D"), own)
+    return RunInput(population, np.unique(keys), own_dates)
 
 
 def empty_population() -> Population:
@@ -148,7 +134,7 @@ def empty_population() -> Population:
     ints = np.zeros(0, dtype=np.int64)
     floats = np.zeros(0, dtype=np.float64)
     return Population(
-        ids=np.zeros(0, dtype=str),
+        ids=np.zeros(0, dtype="V16"),
         lat=floats,
         lon=floats,
         max_km=floats,
@@ -170,8 +156,8 @@ def empty_population() -> Population:
 class Offers:
     """The offers a run decided, as parallel arrays sorted by (lo, hi)."""
 
-    lo: npt.NDArray[np.int64]
-    hi: npt.NDArray[np.int64]
+    lo: npt.NDArray[np.integer[Any]]
+    hi: npt.NDArray[np.integer[Any]]
     km: npt.NDArray[np.float64]
     score: npt.NDArray[np.float64]
     parts: dict[str, npt.NDArray[np.float64]]
@@ -185,26 +171,38 @@ class Offers:
         return len(self.lo)
 
 
-def decide(run_input: RunInput) -> Offers:
-    """Candidates, scores and the greedy selection: the offers of the run."""
+def decide(run_input: RunInput, *, pair_budget: int | None = None) -> Offers:
+    """Candidates, scores and the greedy selection: the offers of the run. ``pair_budget``:
+    raw neighbour pairs held at once while searching (bounds the search's memory)."""
     population = run_input.population
     ticks = [time.perf_counter()]
-    lo, hi, km = candidate_pairs(population, run_input.forbidden)
+    lo, hi, km = candidate_pairs(population, run_input.forbidden, pair_budget=pair_budget)
+    if run_input.band is not None:
+        across = run_input.band[lo] != run_input.band[hi]
+        lo, hi, km = lo[across], hi[across], km[across]
     ticks.append(time.perf_counter())
-    parts = components(population, lo, hi, km)
-    score = combine(parts)
+    steps = np.empty(len(lo), dtype=np.int32)
+    for start in range(0, len(lo), SCORE_CHUNK):
+        rows = slice(start, start + SCORE_CHUNK)
+        steps[rows] = score_steps(score_pairs(population, lo[rows], hi[rows], km[rows]))
+    candidates = len(lo)
+    # The selection needs the steps only: the distances are recomputed for the chosen pairs.
+    del km
     ticks.append(time.perf_counter())
-    chosen = greedy_select(lo, hi, score, population.quota)
+    chosen = np.flatnonzero(greedy_select_steps(lo, hi, steps, population.quota))
     ticks.append(time.perf_counter())
     has_candidate = np.zeros(len(population), dtype=bool)
     has_candidate[lo] = has_candidate[hi] = True
+    lo, hi = lo[chosen], hi[chosen]
+    km = distance_km(population, lo, hi)
+    # The score and components of the chosen pairs only.
     return Offers(
-        lo=lo[chosen],
-        hi=hi[chosen],
-        km=km[chosen],
-        score=score[chosen],
-        parts={name: values[chosen] for name, values in parts.items()},
-        candidates=len(lo),
+        lo=lo,
+        hi=hi,
+        km=km,
+        score=score_pairs(population, lo, hi, km),
+        parts=components(population, lo, hi, km),
+        candidates=candidates,
         subjects_with_candidates=int((has_candidate & population.subject).sum()),
         timings_ms={
             name: int((ticks[i + 1] - ticks[i]) * 1000)
@@ -217,7 +215,7 @@ def decide(run_input: RunInput) -> Offers:
 class Notices:
     """One ``daily_matches`` notification per person offered, as parallel arrays."""
 
-    user_ids: npt.NDArray[np.str_]
+    user_ids: npt.NDArray[Any]
     #: Offers the person received in this run.
     offers: npt.NDArray[np.int64]
     #: The person's own local date (``datetime64[D]``): the day the notification is about.
@@ -232,11 +230,10 @@ def daily_notices(run_input: RunInput, offers: Offers) -> Notices:
     population = run_input.population
     per_user = np.bincount(np.concatenate((offers.lo, offers.hi)), minlength=len(population))
     users = np.flatnonzero(per_user)
-    dates = [run_input.own_dates[i] for i in users.tolist()]
     return Notices(
         user_ids=population.ids[users],
         offers=per_user[users],
-        local_dates=np.array(dates, dtype="datetime64[D]"),
+        local_dates=run_input.own_dates[users],
     )
 
 

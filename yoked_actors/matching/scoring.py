@@ -17,6 +17,8 @@ distance in km and the weights' version, so a score can be explained to a user o
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -36,7 +38,9 @@ DISTANCE_SCALE_KM = 10.0
 Components = dict[str, npt.NDArray[np.float64]]
 
 
-def jaccard(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+def jaccard(
+    a: npt.NDArray[np.integer[Any]], b: npt.NDArray[np.integer[Any]]
+) -> npt.NDArray[np.float64]:
     """Shared bits / bits set in either mask, elementwise; 0 where both are empty."""
     union = np.bitwise_count(a | b).astype(np.float64)
     shared = np.bitwise_count(a & b).astype(np.float64)
@@ -45,8 +49,8 @@ def jaccard(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[n
 
 def components(
     population: Population,
-    first: npt.NDArray[np.int64],
-    second: npt.NDArray[np.int64],
+    first: npt.NDArray[np.integer[Any]],
+    second: npt.NDArray[np.integer[Any]],
     distance_km: npt.NDArray[np.float64],
 ) -> Components:
     """Each score component of the pairs (``first[n]``, ``second[n]``), in [0, 1]."""
@@ -59,6 +63,25 @@ def components(
         "level": 1.0 - np.abs(p.level[first] - p.level[second]) / 4.0,
         "gym": ((gym_a == gym_b) & (gym_a >= 0)).astype(np.float64),
     }
+
+
+#: Pairs scored at once by :func:`score_pairs` (bounds the components' temporary arrays).
+SCORE_CHUNK = 1 << 20
+
+
+def score_pairs(
+    population: Population,
+    first: npt.NDArray[np.integer[Any]],
+    second: npt.NDArray[np.integer[Any]],
+    distance_km: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """``combine(components(...))`` of the pairs, computed ``SCORE_CHUNK`` pairs at a time so
+    that the five components are never held for every pair at once (same values)."""
+    score = np.empty(len(first), dtype=np.float64)
+    for start in range(0, len(first), SCORE_CHUNK):
+        rows = slice(start, start + SCORE_CHUNK)
+        score[rows] = combine(components(population, first[rows], second[rows], distance_km[rows]))
+    return score
 
 
 def combine(parts: Components) -> npt.NDArray[np.float64]:

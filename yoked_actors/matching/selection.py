@@ -16,81 +16,133 @@ rest is finished one pair at a time, which gives the same answer.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
 MAX_ROUNDS = 100
 SCORE_STEPS = 1 << 20
+#: Pairs whose sort keys are built at once (bounds the temporary arrays).
+KEY_CHUNK = 1 << 20
+
+
+def score_steps(score: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
+    """Scores in [0, 1] at ``1 / SCORE_STEPS``: what the selection compares."""
+    return np.rint(np.clip(score, 0.0, 1.0) * SCORE_STEPS).astype(np.int32)
 
 
 def selection_order(
-    lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], score: npt.NDArray[np.float64]
+    lo: npt.NDArray[np.integer[Any]],
+    hi: npt.NDArray[np.integer[Any]],
+    score: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.int64]:
     """Pair indexes by score descending (scores in [0, 1], at ``1 / SCORE_STEPS``), ties by
     (``lo``, ``hi``): a total order."""
+    return order_by_steps(lo, hi, score_steps(score))
+
+
+def order_by_steps(
+    lo: npt.NDArray[np.integer[Any]],
+    hi: npt.NDArray[np.integer[Any]],
+    steps: npt.NDArray[np.int32],
+) -> npt.NDArray[np.int64]:
+    """:func:`selection_order` from the scores' steps (:func:`score_steps`)."""
     count = len(lo)
     if count == 0:
         return np.zeros(0, dtype=np.int64)
-    span = np.int64(max(int(hi.max()), int(lo.max())) + 1)
-    pair = lo.astype(np.int64) * span + hi.astype(np.int64)
-    by_pair = np.arange(count, dtype=np.int64)
-    if count > 1 and not bool((pair[1:] > pair[:-1]).all()):
-        by_pair = np.argsort(pair).astype(np.int64)  # pairs are distinct: any sort is stable
-    steps = np.rint(np.clip(score[by_pair], 0.0, 1.0) * SCORE_STEPS).astype(np.int64)
-    # One int64 key per pair, (best score first, then pair order): sorting plain integers is
-    # several times faster than an argsort over several keys.
-    key = (SCORE_STEPS - steps) * np.int64(count) + np.arange(count, dtype=np.int64)
-    return by_pair[np.sort(key) % count]
+    by_pair: npt.NDArray[np.int64] | None = None
+    if count > 1:
+        later = (lo[1:] > lo[:-1]) | ((lo[1:] == lo[:-1]) & (hi[1:] > hi[:-1]))
+        if not bool(later.all()):
+            span = np.int64(max(int(hi.max()), int(lo.max())) + 1)
+            pair = lo.astype(np.int64) * span + hi.astype(np.int64)
+            by_pair = np.argsort(pair).astype(np.int64)  # pairs are distinct: any sort is stable
+            del pair
+        del later
+    # One int64 key per pair, (best score first, then pair order), built in chunks: sorting
+    # plain integers is several times faster than an argsort over several keys.
+    key = np.empty(count, dtype=np.int64)
+    for start in range(0, count, KEY_CHUNK):
+        rows = slice(start, start + KEY_CHUNK)
+        part = (steps[rows] if by_pair is None else steps[by_pair[rows]]).astype(np.int64)
+        key[rows] = (SCORE_STEPS - part) * np.int64(count)
+        key[rows] += np.arange(start, start + len(part), dtype=np.int64)
+    key.sort()
+    key %= np.int64(count)
+    return key if by_pair is None else by_pair[key]
 
 
 def _room_limits(
-    first: npt.NDArray[np.int64], second: npt.NDArray[np.int64], left: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
+    first: npt.NDArray[np.integer[Any]],
+    second: npt.NDArray[np.integer[Any]],
+    left: npt.NDArray[np.int64],
+) -> npt.NDArray[np.integer[Any]]:
     """For each person ``x``, the position of their ``left[x]``-th pair in this (ordered) list,
     or ``len(first)`` if they have fewer: a pair at position ``p`` is within the first
     ``left[x]`` pairs of ``x`` exactly when ``p <= limit[x]``."""
     count = len(first)
-    people = np.concatenate((first, second))
-    places = np.concatenate((np.arange(count), np.arange(count)))
-    limit = np.full(len(left), count, dtype=np.int64)
-    previous = np.full(len(left), -1, dtype=np.int64)
-    for nth in range(1, int(left[people].max(initial=0)) + 1):
-        later = places > previous[people]
-        current = np.full(len(left), count, dtype=np.int64)
-        np.minimum.at(current, people[later], places[later])
+    small = np.int32 if count < np.iinfo(np.int32).max else np.int64
+    places = np.arange(count, dtype=small)
+    limit: npt.NDArray[np.integer[Any]] = np.full(len(left), count, dtype=small)
+    previous = np.full(len(left), -1, dtype=small)
+    for nth in range(1, int(max(left[first].max(initial=0), left[second].max(initial=0))) + 1):
+        current = np.full(len(left), count, dtype=small)
+        # Each side apart (a person's pairs are where they are first or second): no array of
+        # twice the pairs.
+        for people in (first, second):
+            later = places > previous[people]
+            np.minimum.at(current, people[later], places[later])
+            del later
         limit = np.where(left == nth, current, limit)
         previous = current
     return limit
 
 
 def greedy_select(
-    lo: npt.NDArray[np.int64],
-    hi: npt.NDArray[np.int64],
+    lo: npt.NDArray[np.integer[Any]],
+    hi: npt.NDArray[np.integer[Any]],
     score: npt.NDArray[np.float64],
-    quota: npt.NDArray[np.int64],
+    quota: npt.NDArray[np.integer[Any]],
 ) -> npt.NDArray[np.bool_]:
     """Which pairs the greedy takes (a mask over the input pairs). ``quota[i]``: pairs person
     ``i`` may still receive. Pairs must be distinct and ``lo != hi``."""
+    return greedy_select_steps(lo, hi, score_steps(score), quota)
+
+
+def greedy_select_steps(
+    lo: npt.NDArray[np.integer[Any]],
+    hi: npt.NDArray[np.integer[Any]],
+    steps: npt.NDArray[np.int32],
+    quota: npt.NDArray[np.integer[Any]],
+) -> npt.NDArray[np.bool_]:
+    """:func:`greedy_select` from the scores' steps (:func:`score_steps`): 4 bytes a pair."""
     chosen = np.zeros(len(lo), dtype=bool)
     if len(lo) == 0:
         return chosen
-    order = selection_order(lo, hi, score)
+    small = np.int32 if len(lo) < np.iinfo(np.int32).max else np.int64
+    order = order_by_steps(lo, hi, steps).astype(small)
     first, second = lo[order], hi[order]
     left = np.maximum(quota.astype(np.int64), 0)
     taken = np.zeros(len(order), dtype=bool)
     # Positions (in selection order) of the pairs still open, kept in order.
-    open_pairs = np.flatnonzero((left[first] > 0) & (left[second] > 0))
+    open_pairs = np.flatnonzero((left[first] > 0) & (left[second] > 0)).astype(small)
     for _ in range(MAX_ROUNDS):
         if len(open_pairs) == 0:
             break
-        a, b = first[open_pairs], second[open_pairs]
+        every = len(open_pairs) == len(first)
+        a = first if every else first[open_pairs]
+        b = second if every else second[open_pairs]
         limit = _room_limits(a, b, left)
-        place = np.arange(len(open_pairs))
-        take = (place <= limit[a]) & (place <= limit[b])
+        place = np.arange(len(open_pairs), dtype=small)
+        take = place <= limit[a]
+        take &= place <= limit[b]
+        del place, limit
         taken[open_pairs[take]] = True
         left -= np.bincount(a[take], minlength=len(left))
         left -= np.bincount(b[take], minlength=len(left))
         open_pairs = open_pairs[~take & (left[a] > 0) & (left[b] > 0)]
+        del a, b, take
     else:
         room = left.tolist()
         for pair, a_, b_ in zip(

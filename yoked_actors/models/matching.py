@@ -13,7 +13,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, Double, Integer, Text, func, text
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Double,
+    ForeignKeyConstraint,
+    Integer,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yoked_actors.db import Base
@@ -44,6 +55,37 @@ class MatchingRun(Base):
     offers_written: Mapped[int] = mapped_column(Integer, server_default="0")
     mean_score: Mapped[float | None] = mapped_column(Double)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+    #: The generating process's peak resident set size (MiB) when the offers were written.
+    peak_rss_mb: Mapped[int | None] = mapped_column(Integer)
+    #: Longitudes splitting a sharded run into bands (fixed by the first attempt); None: the
+    #: run is not sharded.
+    shard_cuts: Mapped[list[float] | None] = mapped_column(ARRAY(Double))
+
+
+class MatchingShard(Base):
+    """One longitude band of a sharded run: its offers are written once it is completed."""
+
+    __tablename__ = "matching_shards"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'completed')", name="status"),
+        ForeignKeyConstraint(
+            ["timezone", "local_date"],
+            ["matching_runs.timezone", "matching_runs.local_date"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    timezone: Mapped[str] = mapped_column(Text, primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(Text, server_default="running")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="1")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    eligible_users: Mapped[int | None] = mapped_column(Integer)
+    offers_selected: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    peak_rss_mb: Mapped[int | None] = mapped_column(Integer)
 
 
 class DailyDispatch(Base):
