@@ -104,7 +104,11 @@ def test_overturning_an_appealed_hidden_message_restores_everything_exactly_once
     assert _count(Notification, user_id=sender, kind="safety") == notices
     with session_scope() as session:
         [decision] = session.execute(
-            text("SELECT reviewer, reason, outcome FROM moderation_review_decisions")
+            text(
+                "SELECT reviewer, reason, outcome FROM moderation_review_decisions"
+                " WHERE message_id = :id"
+            ),
+            {"id": message},
         ).all()
         assert tuple(decision) == ("ana", "film quote", "overturned")
         assert [item["message_id"] for item in review.queue(session)] == [other]
