@@ -26,3 +26,19 @@ def upgrade(url: str | None = None, revision: str = "heads") -> None:
     them) is the normal target.
     """
     command.upgrade(alembic_config(url), revision)
+
+
+def revisions(url: str) -> tuple[set[str], set[str]]:
+    """(the revisions the database at ``url`` is at, the heads of the migrations)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    return current, heads

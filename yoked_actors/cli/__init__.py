@@ -17,12 +17,14 @@ from yoked_actors.cli import (
     moderate,
     outbox,
     processes,
+    queues,
     runs,
     schedules,
 )
+from yoked_actors.cli.common import YokedGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=YokedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="yoked-actors")
 def main() -> None:
     """Yoked's background jobs: Dramatiq actors on RabbitMQ and PostgreSQL."""
@@ -42,3 +44,4 @@ main.add_command(moderate.moderate)
 main.add_command(schedules.schedules)
 main.add_command(analytics.analytics)
 main.add_command(console.console)
+main.add_command(queues.queues)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from yoked_actors.cli.common import checked_settings
+from yoked_actors.cli.common import checked_settings, print_json
 
 
 @click.group()
@@ -21,3 +21,40 @@ def upgrade(revision: str) -> None:
     url = checked_settings(database=True).require_database_url()
     migrate.upgrade(url, revision)
     click.echo(f"database at {revision}")
+
+
+def _revisions() -> tuple[set[str], set[str]]:
+    from yoked_actors import migrate
+
+    return migrate.revisions(checked_settings(database=True).require_database_url())
+
+
+@db.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def current(as_json: bool) -> None:
+    """The Alembic revisions the database is at, and the heads of the code's migrations."""
+    at, heads = _revisions()
+    if as_json:
+        print_json({"current": sorted(at), "heads": sorted(heads), "at_heads": at == heads})
+        return
+    click.echo(f"current: {' '.join(sorted(at)) or '(none: empty database)'}")
+    click.echo(f"heads:   {' '.join(sorted(heads))}")
+
+
+@db.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check(as_json: bool) -> None:
+    """Exit 0 if the database is at every head, 1 if not (run: yoked db upgrade)."""
+    at, heads = _revisions()
+    missing, unknown = sorted(heads - at), sorted(at - heads)
+    if as_json:
+        print_json({"at_heads": at == heads, "missing": missing, "not_heads": unknown})
+    elif at == heads:
+        click.echo("database is at heads")
+    else:
+        click.echo(
+            f"database is not at heads: missing {' '.join(missing) or '-'}, "
+            f"at {' '.join(unknown) or '-'} (run: yoked db upgrade)"
+        )
+    if at != heads:
+        raise SystemExit(1)
