@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from yoked_actors.cli.common import checked_settings, print_json
+from yoked_actors.cli.common import checked_settings, print_json, styled
 
 
 @click.group()
@@ -50,11 +50,12 @@ def check(as_json: bool) -> None:
     if as_json:
         print_json({"at_heads": at == heads, "missing": missing, "not_heads": unknown})
     elif at == heads:
-        click.echo("database is at heads")
+        click.echo(styled("database is at heads", fg="green"))
     else:
-        click.echo(
+        message = (
             f"database is not at heads: missing {' '.join(missing) or '-'}, "
             f"at {' '.join(unknown) or '-'} (run: yoked db upgrade)"
         )
+        click.echo(styled(message, fg="red"))
     if at != heads:
         raise SystemExit(1)

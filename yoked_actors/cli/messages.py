@@ -34,7 +34,9 @@ def send(
     actor: str,
     payload: str,
     legacy_payload: str | None,
-    delay: int | None, idempotency_key: str | None) -> None:
+    delay: int | None,
+    idempotency_key: str | None,
+) -> None:
     """Validate a payload and enqueue it for ACTOR; print the message id.
 
     Bad input (unknown actor, invalid JSON, a payload that does not match the actor's schema)

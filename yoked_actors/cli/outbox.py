@@ -113,7 +113,7 @@ def list_rows(
 
     since_at, until_at = parse_when(since), parse_when(until, "--until")
     with database_session() as session:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": r.id,
                 "actor": r.actor,
@@ -125,9 +125,7 @@ def list_rows(
                 "message_id": r.message_id,
                 "last_error": r.last_error,
             }
-            for r in list_outbox(
-                session, state=state, since=since_at, until=until_at, limit=limit
-            )
+            for r in list_outbox(session, state=state, since=since_at, until=until_at, limit=limit)
         ]
     if as_json:
         print_json(rows)

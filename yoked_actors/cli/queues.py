@@ -80,8 +80,13 @@ def queues(as_json: bool) -> None:
     print_table(
         ["QUEUE", "READY", "UNACKED", "DQ_READY", "XQ_READY"],
         (
-            [q["name"], cell(q["ready"]), cell(q["unacked"]), cell(q["delayed_ready"]),
-             cell(q["dead_ready"])]
+            [
+                q["name"],
+                cell(q["ready"]),
+                cell(q["unacked"]),
+                cell(q["delayed_ready"]),
+                cell(q["dead_ready"]),
+            ]
             for q in result["queues"]
         ),
     )

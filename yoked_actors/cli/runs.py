@@ -95,7 +95,15 @@ def runs(
     else:
         _print_table(
             rows,
-            ["message_id", "actor", "status", "attempts", "finished_at", "duration_ms", "error_type"],
+            [
+                "message_id",
+                "actor",
+                "status",
+                "attempts",
+                "finished_at",
+                "duration_ms",
+                "error_type",
+            ],
         )
 
 

@@ -17,7 +17,6 @@ from yoked_actors.cli.common import (
 from yoked_actors.clock import utc_now, zone_strict
 
 
-
 def parse_instant(raw: str, option: str) -> datetime:
     """An ISO 8601 instant with an offset (``2026-03-08T06:00:00Z``), or BadInput."""
     try:
