@@ -240,7 +240,13 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(service_env: dict[str
     assert "\x1b[" not in yoked("db", "check", env=env).stdout
 
 
-DOCS = ("README.md", "docs/reliability.md", "docs/analytics.md", "docs/matching.md")
+DOCS = (
+    "README.md",
+    "docs/reliability.md",
+    "docs/analytics.md",
+    "docs/matching.md",
+    "docs/scheduling.md",
+)
 
 
 def _documented_lines() -> list[str]:
@@ -253,9 +259,12 @@ def _documented_lines() -> list[str]:
         body = Path(__file__).resolve().parents[1].joinpath(doc).read_text()
         for match in re.finditer(r"(?m)^(yoked [^\n#]*)|`(yoked [^`]*)`", body):
             line = (match[1] or match[2]).strip()
+            # [--json] is kept as --json; [--since 2h|7d|ISO], [--until ...] are dropped.
+            line = re.sub(r"\[([^\]|.]*)\]", r"\1", line)
+            line = re.sub(r"\s*\[[^\]]*\]", "", line)
             if "|" in line or "..." in line or "JSON" in line or "ACTOR" in line:
                 continue  # a synopsis of alternatives, not a command line
-            lines.append(re.sub(r"\s*\[[^\]]*\]", "", line))
+            lines.append(line)
     return lines
 
 
@@ -287,3 +296,102 @@ def test_the_readme_canary_runs(service_env: dict[str, str]) -> None:
 
     result = yoked(*shlex.split(line[1])[1:], env=service_env)
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_queues_through_the_management_api(service_env: dict[str, str]) -> None:
+    """With RABBITMQ_MANAGEMENT_URL, the counts (unacked included) come from its HTTP API (here
+    a loopback server answering as the API does for the vhost of RABBITMQ_URL)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import quote
+
+    vhost = service_env["RABBITMQ_URL"].rsplit("/", 1)[1]
+    asked: list[str] = []
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = json.dumps(
+                [
+                    {"name": "matching", "messages_ready": 7, "messages_unacknowledged": 2},
+                    {"name": "matching.DQ", "messages_ready": 3, "messages_unacknowledged": 0},
+                    {"name": "matching.XQ", "messages_ready": 1, "messages_unacknowledged": 0},
+                ]
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {
+            **service_env,
+            "RABBITMQ_MANAGEMENT_URL": f"http://guest:guest@127.0.0.1:{server.server_port}",
+        }
+        result = yoked("queues", "--json", env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["source"] == "management"
+    matching = next(q for q in shown["queues"] if q["name"] == "matching")
+    assert (matching["ready"], matching["unacked"]) == (7, 2)
+    assert (matching["delayed_ready"], matching["dead_ready"]) == (3, 1)
+    assert asked and asked[0].startswith(f"/api/queues/{quote(vhost, safe='')}")
+
+    down = yoked("queues", env={**env, "RABBITMQ_MANAGEMENT_URL": "http://127.0.0.1:1"})
+    assert down.returncode == 1
+    assert down.stderr.strip().splitlines() == [
+        "Error: management API unavailable: ConnectError (RABBITMQ_MANAGEMENT_URL)"
+    ]
+
+
+def test_bulk_replay_asks_on_a_terminal(clean_db: str, service_env: dict[str, str]) -> None:
+    _insert_runs()
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [*YOKED, "runs", "replay", "--status", "dead", "--since", "1d"],
+        env=service_env,
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    asked = b""
+    while b"Replay 2 runs? [y/N]" not in asked:
+        asked += os.read(leader, 1024)
+    os.write(leader, b"n\n")
+    out, _ = process.communicate(timeout=60)
+    os.close(leader)
+    assert process.returncode == 1 and out == ""  # Aborted: nothing replayed
+    with db.get_engine().connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM job_runs")).scalar_one() == 4
+
+
+def test_the_documented_run_examples_run(clean_db: str, service_env: dict[str, str]) -> None:
+    """`yoked run ... --payload '...'` as docs/analytics.md and docs/matching.md show it."""
+    import shlex
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for doc in ("docs/analytics.md", "docs/matching.md"):
+        body = root.joinpath(doc).read_text()
+        found += [
+            " ".join(m.split()) for m in re.findall(r"(yoked run [a-z_.]+ --payload '[^']*')", body)
+        ]
+    assert len(found) == 2, found
+    for line in found:
+        result = yoked(*shlex.split(line)[1:], env=service_env)
+        assert result.returncode == 0, (line, result.stderr)
+        assert result.stderr == "", result.stderr
+        json.loads(result.stdout)  # the job's result, printed as JSON

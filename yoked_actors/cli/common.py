@@ -201,7 +201,10 @@ def unreachable_service(error: BaseException) -> str | None:
     import sqlalchemy.exc
     from dramatiq.errors import ConnectionError as BrokerConnectionError
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except SettingsError:
+        return None
     if isinstance(error, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
         return (
             f"cannot reach the database at {_where(settings.database_url)} (DATABASE_URL): "
