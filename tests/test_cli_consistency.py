@@ -395,3 +395,33 @@ def test_the_documented_run_examples_run(clean_db: str, service_env: dict[str, s
         assert result.returncode == 0, (line, result.stderr)
         assert result.stderr == "", result.stderr
         json.loads(result.stdout)  # the job's result, printed as JSON
+
+
+def test_the_documented_shell_completion_prints_a_bash_script() -> None:
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text()
+    assert 'eval "$(_YOKED_COMPLETE=bash_source yoked)"' in readme
+    yoked_bin = str(Path(sys.executable).with_name("yoked"))
+    script = subprocess.run(
+        [yoked_bin],
+        env={**os.environ, "_YOKED_COMPLETE": "bash_source"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert script.returncode == 0, script.stderr
+    assert "complete -o nosort -F _yoked_completion yoked" in script.stdout
+    words = subprocess.run(
+        [yoked_bin],
+        env={
+            **os.environ,
+            "_YOKED_COMPLETE": "bash_complete",
+            "COMP_WORDS": "yoked ou",
+            "COMP_CWORD": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "plain,outbox" in words.stdout.splitlines()
