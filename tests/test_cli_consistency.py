@@ -107,8 +107,10 @@ def test_bulk_replay_refuses_without_a_terminal_then_replays_with_progress(
     assert refused.returncode == 2
     assert "this would replay 2 runs; no terminal to confirm on: add --yes" in refused.stderr
     with db.get_engine().connect() as connection:
-        count = connection.execute(text("SELECT count(*) FROM job_runs")).scalar_one()
-    assert count == 4  # nothing was replayed
+        count = connection.execute(
+            text("SELECT count(*) FROM job_runs WHERE replay_of IS NOT NULL")
+        ).scalar_one()
+    assert count == 0  # nothing was replayed
 
     preview = yoked(
         "runs", "--status", "dead", "replay", "--since", "1d", "--dry-run", env=service_env
@@ -124,6 +126,11 @@ def test_bulk_replay_refuses_without_a_terminal_then_replays_with_progress(
     results = json.loads(done.stdout)
     assert sorted(r["original"] for r in results) == ["run-a1", "run-a2"]
     assert all(r["new_message_id"] for r in results)
+    with db.get_engine().connect() as connection:
+        replays = connection.execute(
+            text("SELECT replay_of FROM job_runs WHERE replay_of IS NOT NULL ORDER BY 1")
+        ).scalars()
+        assert list(replays) == ["run-a1", "run-a2"]  # what the "nothing replayed" checks read
 
 
 def test_payload_option_and_the_deprecated_json_alias(service_env: dict[str, str]) -> None:
@@ -374,7 +381,12 @@ def test_bulk_replay_asks_on_a_terminal(clean_db: str, service_env: dict[str, st
     os.close(leader)
     assert process.returncode == 1 and out == ""  # Aborted: nothing replayed
     with db.get_engine().connect() as connection:
-        assert connection.execute(text("SELECT count(*) FROM job_runs")).scalar_one() == 4
+        assert (
+            connection.execute(
+                text("SELECT count(*) FROM job_runs WHERE replay_of IS NOT NULL")
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_the_documented_run_examples_run(clean_db: str, service_env: dict[str, str]) -> None:
