@@ -120,7 +120,6 @@ class Settings:
     def rabbitmq_urls(self) -> list[str]:
         """Each node's URL from ``RABBITMQ_URL`` (``amqp://…@rabbit-1/,amqp://…@rabbit-2/``)."""
         return split_amqp_urls(self.rabbitmq_url) if self.rabbitmq_url else []
-
     console: ConsoleSettings = field(
         default_factory=lambda: ConsoleSettings(None, page_timeout_ms=5000, session_hours=12)
     )

@@ -24,6 +24,7 @@ from yoked_actors.settings import load_settings
 MARKER = "zq7-marker-4f1e-you-idiot-555-123-4567"
 
 
+
 def test_message_text_never_reaches_logs_or_sentry(
     database_url: str,
     rabbitmq_url: str,
