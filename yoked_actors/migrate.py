@@ -26,3 +26,22 @@ def upgrade(url: str | None = None, revision: str = "heads") -> None:
     them) is the normal target.
     """
     command.upgrade(alembic_config(url), revision)
+
+
+def revisions(url: str) -> tuple[set[str], set[str], set[str]]:
+    """(the revisions recorded in the database at ``url``, the heads of the migrations, the
+    heads not applied yet). A head another recorded revision depends on counts as applied."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    script = ScriptDirectory.from_config(alembic_config(url))
+    heads = set(script.get_heads())
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    applied = {r.revision for r in script.revision_map.iterate_revisions(tuple(current), "base")}
+    return current, heads, heads - applied

@@ -18,12 +18,14 @@ from yoked_actors.cli import (
     moderation,
     outbox,
     processes,
+    queues,
     runs,
     schedules,
 )
+from yoked_actors.cli.common import YokedGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=YokedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="yoked-actors")
 def main() -> None:
     """Yoked's background jobs: Dramatiq actors on RabbitMQ and PostgreSQL."""
@@ -44,3 +46,4 @@ main.add_command(moderation.moderation)
 main.add_command(schedules.schedules)
 main.add_command(analytics.analytics)
 main.add_command(console.console)
+main.add_command(queues.queues)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from typing import Any
 
 import click
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from yoked_actors.errors import PermanentError, SettingsError
 from yoked_actors.settings import Settings, get_settings
+from yoked_actors.timespec import TimeSpecError, parse_time, plain
 
 
 class BadInput(click.ClickException):
@@ -49,8 +51,68 @@ def reported_errors() -> Iterator[None]:
         raise BadInput(str(error)) from None
 
 
+class NotFound(click.ClickException):
+    """What was asked for does not exist (a run, a row); exit status 1."""
+
+    exit_code = 1
+
+
 def print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, default=str))
+    """``value`` as indented JSON, every datetime RFC 3339 in UTC ending in ``Z``."""
+    click.echo(json.dumps(plain(value), indent=2, default=str))
+
+
+def parse_when(raw: str | None, option: str = "--since") -> datetime | None:
+    """The one ``--since``/``--until`` syntax (``15m``, ``2h``, ``7d``, ISO), or BadInput."""
+    if raw is None:
+        return None
+    try:
+        return parse_time(raw, name=option)
+    except TimeSpecError as error:
+        raise BadInput(f"{option} {error}") from None
+
+
+def payload_options(*, required: bool = False) -> Callable[[Callable[..., Any]], Any]:
+    """``--payload JSON`` (input), with ``--json`` still accepted as a deprecated alias."""
+
+    def decorate(function: Callable[..., Any]) -> Any:
+        function = click.option(
+            "--json", "legacy_payload", hidden=True, help="Deprecated: use --payload."
+        )(function)
+        return click.option(
+            "--payload",
+            "payload",
+            default=None if required else "{}",
+            show_default=not required,
+            help="The payload, a JSON object." + (" Required." if required else ""),
+        )(function)
+
+    return decorate
+
+
+def chosen_payload(payload: str | None, legacy: str | None, *, required: bool = False) -> str:
+    """The payload text from ``--payload`` or the deprecated ``--json`` (one warning line)."""
+    if legacy is not None:
+        click.echo("warning: --json for a payload is deprecated; use --payload", err=True)
+        if payload not in (None, "{}"):
+            raise BadInput("give the payload once, with --payload")
+        return legacy
+    if payload is None:
+        raise BadInput("missing option --payload (a JSON object)")
+    return payload
+
+
+def no_color() -> bool:
+    """True when colour is off: ``NO_COLOR`` set (any value) or stdout not a terminal."""
+    import os
+    import sys
+
+    return "NO_COLOR" in os.environ or not sys.stdout.isatty()
+
+
+def styled(text: str, **style: Any) -> str:
+    """``text`` in colour on a terminal, plain otherwise and always with ``NO_COLOR``."""
+    return text if no_color() else click.style(text, **style)
 
 
 def checked_settings(*, database: bool = False, rabbitmq: bool = False) -> Settings:
@@ -118,3 +180,54 @@ def print_table(
     """Print :func:`table_lines` of ``header`` and ``rows``."""
     for line in table_lines(header, rows):
         echo(line)
+
+
+def _where(url: str | None) -> str:
+    """``host:port`` of ``url`` (never its password), or ``not set``."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return "not set"
+    try:
+        parts = urlsplit(url.split(";")[0])
+        return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    except ValueError:
+        return "unparseable URL"
+
+
+def unreachable_service(error: BaseException) -> str | None:
+    """A one-line message naming the database or broker ``error`` failed to reach, or None."""
+    import pika.exceptions
+    import sqlalchemy.exc
+    from dramatiq.errors import ConnectionError as BrokerConnectionError
+
+    try:
+        settings = get_settings()
+    except SettingsError:
+        return None
+    if isinstance(error, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+        return (
+            f"cannot reach the database at {_where(settings.database_url)} (DATABASE_URL): "
+            f"{str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__}"
+        )
+    if isinstance(error, pika.exceptions.AMQPError | BrokerConnectionError):
+        return (
+            f"cannot reach the broker at {_where(settings.rabbitmq_url)} (RABBITMQ_URL): "
+            f"{type(error).__name__}"
+        )
+    return None
+
+
+class YokedGroup(click.Group):
+    """The root group: an unreachable database or broker is one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as error:
+            message = unreachable_service(error)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None

@@ -8,22 +8,26 @@ import click
 
 from yoked_actors.cli.common import (
     checked_settings,
+    chosen_payload,
     connect_broker,
     parse_json_object,
+    payload_options,
     reported_errors,
 )
 
 
 @click.command()
 @click.argument("event")
-@click.option("--json", "payload", required=True, help="The event's payload, a JSON object.")
-def emit(event: str, payload: str) -> None:
+@payload_options(required=True)
+def emit(event: str, payload: str | None, legacy_payload: str | None) -> None:
     """Validate an EVENT payload (e.g. message.sent) and enqueue it; print the message id.
 
     The payload uses the event's camelCase field names (docs/wire-format.md). A bad payload, an
     unknown event or invalid JSON exits with status 2, names the field, and enqueues nothing.
     """
-    data = parse_json_object(payload)
+    data = parse_json_object(
+        chosen_payload(payload, legacy_payload, required=True), option="--payload"
+    )
     from yoked_actors import events
 
     with reported_errors():

@@ -8,8 +8,10 @@ import click
 
 from yoked_actors.cli.common import (
     checked_settings,
+    chosen_payload,
     connect_broker,
     parse_json_object,
+    payload_options,
     print_json,
     reported_errors,
 )
@@ -25,18 +27,22 @@ def _bound_job(actor: str, settings: Settings) -> Job[Any]:
 
 @click.command()
 @click.argument("actor")
-@click.option(
-    "--json", "payload", default="{}", show_default=True, help="The payload, a JSON object."
-)
+@payload_options()
 @click.option("--delay", type=int, help="Deliver after this many milliseconds.")
 @click.option("--idempotency-key", help="Skip the run if a run with this key already succeeded.")
-def send(actor: str, payload: str, delay: int | None, idempotency_key: str | None) -> None:
+def send(
+    actor: str,
+    payload: str,
+    legacy_payload: str | None,
+    delay: int | None,
+    idempotency_key: str | None,
+) -> None:
     """Validate a payload and enqueue it for ACTOR; print the message id.
 
     Bad input (unknown actor, invalid JSON, a payload that does not match the actor's schema)
     exits with status 2 and enqueues nothing.
     """
-    data = parse_json_object(payload)
+    data = parse_json_object(chosen_payload(payload, legacy_payload), option="--payload")
     settings = checked_settings(rabbitmq=True)
     with reported_errors():
         job = _bound_job(actor, settings)
@@ -47,15 +53,13 @@ def send(actor: str, payload: str, delay: int | None, idempotency_key: str | Non
 
 @click.command()
 @click.argument("actor")
-@click.option(
-    "--json", "payload", default="{}", show_default=True, help="The payload, a JSON object."
-)
-def run(actor: str, payload: str) -> None:
+@payload_options()
+def run(actor: str, payload: str, legacy_payload: str | None) -> None:
     """Run ACTOR synchronously in this process and print its result (operators, debugging).
 
     Nothing goes through RabbitMQ; the job's own database work happens as in a worker.
     """
-    data = parse_json_object(payload)
+    data = parse_json_object(chosen_payload(payload, legacy_payload), option="--payload")
     settings = checked_settings(database=True)
     with reported_errors():
         job = _bound_job(actor, settings)

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from yoked_actors.cli.common import checked_settings, connect_broker, database_session, print_json
+from yoked_actors.cli.common import (
+    BadInput,
+    checked_settings,
+    connect_broker,
+    database_session,
+    parse_when,
+    print_json,
+    print_table,
+)
 
 
 @click.group()
@@ -96,3 +104,71 @@ def status(as_json: bool) -> None:
     else:
         for key, value in summary.items():
             click.echo(f"{key}: {value if value is not None else '-'}")
+
+
+def _state(row: Any) -> str:
+    return "sent" if row.sent_at else "failed" if row.failed_at else "pending"
+
+
+@outbox.command(name="list")
+@click.option("--state", type=click.Choice(["pending", "sent", "failed"]), help="Only these rows.")
+@click.option("--since", help="Created since: 15m, 2h, 7d or an ISO time.")
+@click.option("--until", help="Created before: 15m, 2h, 7d or an ISO time.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_rows(
+    state: str | None, since: str | None, until: str | None, limit: int, as_json: bool
+) -> None:
+    """Outbox rows, newest first: id, actor, state, attempts, last error (never the payload)."""
+    from yoked_actors.console.store import list_outbox
+
+    since_at, until_at = parse_when(since), parse_when(until, "--until")
+    with database_session() as session:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": r.id,
+                "actor": r.actor,
+                "state": _state(r),
+                "attempts": r.attempts,
+                "created_at": r.created_at,
+                "sent_at": r.sent_at,
+                "failed_at": r.failed_at,
+                "message_id": r.message_id,
+                "last_error": r.last_error,
+            }
+            for r in list_outbox(session, state=state, since=since_at, until=until_at, limit=limit)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["ID", "ACTOR", "STATE", "ATTEMPTS", "CREATED_AT", "LAST_ERROR"],
+        (
+            [
+                str(r["id"]),
+                r["actor"],
+                r["state"],
+                str(r["attempts"]),
+                r["created_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                (r["last_error"] or "-").splitlines()[0][:80],
+            ]
+            for r in rows
+        ),
+    )
+
+
+@outbox.command()
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "every", is_flag=True, help="Every failed row.")
+def retry(ids: tuple[int, ...], every: bool) -> None:
+    """Make failed rows (IDS, or --all) pending again with their attempts reset: the relay
+    publishes them at its next poll. Exit status 1 if none of IDS is a failed row."""
+    from yoked_actors.console.store import retry_outbox
+
+    if bool(ids) == every:
+        raise BadInput("give the IDS of failed rows, or --all (not both)")
+    with database_session() as session:
+        count = retry_outbox(session, list(ids) if ids else None)
+    click.echo(f"{count} failed row{'s' if count != 1 else ''} made pending again")
+    if ids and count == 0:
+        raise SystemExit(1)

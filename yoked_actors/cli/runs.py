@@ -1,9 +1,13 @@
-"""`yoked runs`: the run history (list, show, stats) and replay of failed or dead runs."""
+"""`yoked runs`: the run history (list, show, stats) and replay of failed or dead runs.
+
+The filters (--actor, --status, --since, --until) may be given before or after the subcommand;
+a subcommand applies them or refuses them, never ignores them.
+"""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -11,34 +15,17 @@ from sqlalchemy.orm import Session
 
 from yoked_actors.cli.common import (
     BadInput,
+    NotFound,
     checked_settings,
     connect_broker,
     database_session,
+    parse_when,
     print_json,
     print_table,
 )
-from yoked_actors.clock import utc_now
 from yoked_actors.runs.events import STATUS_RANK
 
-_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(raw: str | None, *, now: datetime | None = None) -> datetime | None:
-    """``30m``, ``2h``, ``7d``, ``1w`` (ago) or an ISO 8601 time (UTC unless it says)."""
-    if raw is None:
-        return None
-    now = now or utc_now()
-    match = _RELATIVE.match(raw.strip())
-    if match:
-        return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
-    try:
-        when = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise BadInput(
-            f"--since {raw!r} is not a duration or a time; examples: 2h, 7d, 2026-03-01T09:00"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+FILTERS = ("actor", "status", "since", "until")
 
 
 def _cell(value: Any) -> str:
@@ -55,12 +42,23 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 
 status_choice = click.Choice(sorted(STATUS_RANK))
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+since_option = click.option("--since", help="Updated since: 15m, 2h, 7d or an ISO time.")
+until_option = click.option("--until", help="Updated before: 15m, 2h, 7d or an ISO time.")
+
+
+def _merged(ctx: click.Context, name: str, own: Any) -> Any:
+    """``own`` (the subcommand's option) or the same option given to `yoked runs`."""
+    given = (ctx.parent.obj or {}).get(name) if ctx.parent else None
+    if given is not None and own is not None and given != own:
+        raise BadInput(f"--{name.replace('_', '-')} given twice with different values")
+    return own if own is not None else given
 
 
 @click.group(invoke_without_command=True)
 @click.option("--actor", help="Only this actor (e.g. matching.expire_offers).")
 @click.option("--status", type=status_choice, help="Only runs with this status.")
-@click.option("--since", help="Updated since: 30m, 2h, 7d or an ISO time.")
+@since_option
+@until_option
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @json_option
 @click.pass_context
@@ -69,6 +67,7 @@ def runs(
     actor: str | None,
     status: str | None,
     since: str | None,
+    until: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
@@ -77,16 +76,20 @@ def runs(
     Without a subcommand, lists the most recent runs matching the filters.
     """
     if ctx.invoked_subcommand is not None:
+        if ctx.get_parameter_source("limit") is not click.core.ParameterSource.DEFAULT:
+            raise BadInput(f"--limit goes after the subcommand ({ctx.invoked_subcommand})")
+        ctx.obj = {"actor": actor, "status": status, "since": since, "until": until}
+        ctx.obj["as_json"] = as_json or None
         return
     from yoked_actors.runs.history import run_as_dict
     from yoked_actors.runs.store import list_runs
 
-    when = parse_since(since)
+    since_at, until_at = parse_when(since), parse_when(until, "--until")
     with database_session() as session:
-        rows = [
-            run_as_dict(r)
-            for r in list_runs(session, actor=actor, status=status, since=when, limit=limit)
-        ]
+        found = list_runs(
+            session, actor=actor, status=status, since=since_at, until=until_at, limit=limit
+        )
+        rows = [run_as_dict(r) for r in found]
     if as_json:
         print_json(rows)
     else:
@@ -107,15 +110,23 @@ def runs(
 @runs.command()
 @click.argument("message_id")
 @json_option
-def show(message_id: str, as_json: bool) -> None:
-    """One run (by message id, or a unique prefix of it): attempts, timings and error."""
+@click.pass_context
+def show(ctx: click.Context, message_id: str, as_json: bool) -> None:
+    """One run (by message id, or a unique prefix of it): attempts, timings and error.
+
+    Exit status 1 if no run (or several) match.
+    """
     from yoked_actors.runs.history import run_as_dict
     from yoked_actors.runs.store import get_run
 
+    given = [f"--{n}" for n in FILTERS if (ctx.parent and (ctx.parent.obj or {}).get(n))]
+    if given:
+        raise BadInput(f"`yoked runs show` takes a MESSAGE_ID, not filters ({', '.join(given)})")
+    as_json = bool(_merged(ctx, "as_json", as_json or None))
     with database_session() as session:
         run = get_run(session, message_id)
         if run is None:
-            raise BadInput(f"no run has the message id {message_id!r}, or several start with it")
+            raise NotFound(f"no run has the message id {message_id!r}, or several start with it")
         row = run_as_dict(run, full=True)
     if as_json:
         print_json(row)
@@ -131,42 +142,75 @@ def show(message_id: str, as_json: bool) -> None:
     "--status", type=click.Choice(["failed", "dead"]), help="Bulk: runs with this status."
 )
 @click.option("--actor", help="Bulk: only this actor.")
-@click.option("--since", help="Bulk: updated since (30m, 2h, 7d or an ISO time).")
+@since_option
+@until_option
 @click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True)
 @click.option("--dry-run", is_flag=True, help="List what would be replayed; enqueue nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Bulk: replay without asking.")
 @json_option
+@click.pass_context
 def replay(
+    ctx: click.Context,
     message_id: str | None,
     status: str | None,
     actor: str | None,
     since: str | None,
+    until: str | None,
     limit: int,
     dry_run: bool,
+    yes: bool,
     as_json: bool,
 ) -> None:
     """Re-enqueue a failed or dead run (MESSAGE_ID) with its retries reset, or every run
-    matching --status / --actor / --since.
+    matching --status / --actor / --since / --until.
 
-    Each replay is a new message whose run names the original in replay_of. Exit status 1 if
-    any run could not be replayed (the reason is printed).
+    Each replay is a new message whose run names the original in replay_of. A bulk replay
+    asks for confirmation first (--yes skips it; without a terminal it needs --yes) and prints
+    its progress on stderr. Exit status 1 if the run does not exist or any run could not be
+    replayed (the reason is printed).
     """
     from yoked_actors.runs.history import Replayed, replay_run
 
-    if message_id and (status or actor or since):
+    status = _merged(ctx, "status", status)
+    actor, since = _merged(ctx, "actor", actor), _merged(ctx, "since", since)
+    until = _merged(ctx, "until", until)
+    as_json = bool(_merged(ctx, "as_json", as_json or None))
+    if status not in (None, "failed", "dead"):
+        raise BadInput(f"--status {status}: only failed or dead runs can be replayed")
+    filtered = status or actor or since or until
+    if message_id and filtered:
         raise BadInput("give either a MESSAGE_ID or filters (--status/--actor/--since), not both")
-    if not message_id and not (status or actor or since):
-        raise BadInput("give a MESSAGE_ID, or at least one of --status, --actor, --since")
-    when = parse_since(since)
+    if not message_id and not filtered:
+        raise BadInput("give a MESSAGE_ID, or at least one of --status, --actor, --since, --until")
+    since_at, until_at = parse_when(since), parse_when(until, "--until")
     connect_broker(checked_settings(rabbitmq=True))
     with database_session() as session:
-        selected = _runs_to_replay(session, message_id, status, actor, when, limit)
+        selected = _runs_to_replay(session, message_id, status, actor, since_at, until_at, limit)
         if dry_run:
             results = [Replayed(r.message_id) for r in selected]
         else:
-            results = [replay_run(r) for r in selected]
+            if not message_id:
+                _confirm(len(selected), yes)
+            results = []
+            for index, run in enumerate(selected, 1):
+                results.append(replay_run(run))
+                if not message_id and (index % 100 == 0 or index == len(selected)):
+                    click.echo(f"replayed {index}/{len(selected)}", err=True)
     _print_replays(results, as_json)
     if any(r.error for r in results):
         raise SystemExit(1)
+
+
+def _confirm(count: int, yes: bool) -> None:
+    """Ask before a bulk replay of ``count`` runs (BadInput without a terminal and --yes)."""
+    if yes or count == 0:
+        return
+    if not sys.stdin.isatty():
+        raise BadInput(
+            f"this would replay {count} runs; no terminal to confirm on: add --yes "
+            "(or --dry-run to see them)"
+        )
+    click.confirm(f"Replay {count} runs?", abort=True, err=True)
 
 
 def _runs_to_replay(
@@ -175,16 +219,19 @@ def _runs_to_replay(
     status: str | None,
     actor: str | None,
     since: datetime | None,
+    until: datetime | None,
     limit: int,
 ) -> list[Any]:
-    """The run MESSAGE_ID (BadInput if none or several match), or the runs matching filters."""
+    """The run MESSAGE_ID (NotFound if none or several match), or the runs matching filters."""
     from yoked_actors.runs.store import get_run, replayable_runs
 
     if not message_id:
-        return replayable_runs(session, status=status, actor=actor, since=since, limit=limit)
+        return replayable_runs(
+            session, status=status, actor=actor, since=since, until=until, limit=limit
+        )
     run = get_run(session, message_id)
     if run is None:
-        raise BadInput(f"no run has the message id {message_id!r}, or several start with it")
+        raise NotFound(f"no run has the message id {message_id!r}, or several start with it")
     return [run]
 
 
@@ -205,17 +252,30 @@ def _print_replays(results: list[Any], as_json: bool) -> None:
 
 
 @runs.command()
-@click.option("--since", default="24h", show_default=True, help="Window: 30m, 2h, 7d or ISO time.")
+@click.option("--since", help="Window start: 15m, 2h, 7d or an ISO time.  [default: 24h]")
+@until_option
 @click.option("--actor", help="Only this actor.")
+@click.option("--status", type=status_choice, help="Only runs with this status.")
 @json_option
-def stats(since: str, actor: str | None, as_json: bool) -> None:
+@click.pass_context
+def stats(
+    ctx: click.Context,
+    since: str | None,
+    until: str | None,
+    actor: str | None,
+    status: str | None,
+    as_json: bool,
+) -> None:
     """Per actor over a window: runs by status, success / failure rates, p50 / p95 duration."""
     from yoked_actors.runs.store import run_stats
 
-    when = parse_since(since)
-    assert when is not None
+    since_at = parse_when(_merged(ctx, "since", since) or "24h")
+    until_at = parse_when(_merged(ctx, "until", until), "--until")
+    actor, status = _merged(ctx, "actor", actor), _merged(ctx, "status", status)
+    as_json = bool(_merged(ctx, "as_json", as_json or None))
+    assert since_at is not None
     with database_session() as session:
-        rows = run_stats(session, since=when, actor=actor)
+        rows = run_stats(session, since=since_at, until=until_at, actor=actor, status=status)
     if as_json:
         print_json(rows)
     else:

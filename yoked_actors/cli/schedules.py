@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
-from yoked_actors.cli.common import BadInput, database_session, declare_jobs_offline, print_json
+from yoked_actors.cli.common import (
+    BadInput,
+    database_session,
+    declare_jobs_offline,
+    parse_when,
+    print_json,
+)
 from yoked_actors.clock import utc_now, zone_strict
-
-_DURATION = re.compile(r"^(\d+)([mhd])$")
 
 
 def parse_instant(raw: str, option: str) -> datetime:
@@ -183,27 +186,15 @@ def schedules(
             click.echo(line)
 
 
-def _since(raw: str) -> datetime:
-    match = _DURATION.match(raw.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        delta = {
-            "m": timedelta(minutes=amount),
-            "h": timedelta(hours=amount),
-            "d": timedelta(days=amount),
-        }[unit]
-        return utc_now() - delta
-    return parse_instant(raw, "--since")
-
-
 @schedules.command()
 @click.option(
     "--since",
     "since_raw",
     default="24h",
     show_default=True,
-    help="Fires due since: an ISO instant or a duration back from now (30m, 24h, 7d).",
+    help="Fires due since: 15m, 2h, 7d (back from now) or an ISO time.",
 )
+@click.option("--until", "until_raw", help="Fires due before: 15m, 2h, 7d or an ISO time.")
 @click.option("--schedule", help="Only this schedule.")
 @click.option(
     "--status", type=click.Choice(["claimed", "enqueued", "missed"]), help="Only this status."
@@ -211,7 +202,12 @@ def _since(raw: str) -> datetime:
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def fires(
-    since_raw: str, schedule: str | None, status: str | None, limit: int, as_json: bool
+    since_raw: str,
+    until_raw: str | None,
+    schedule: str | None,
+    status: str | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
     """List the fire ledger, latest first: enqueued (with message id and lateness), missed
     (with why). Needs DATABASE_URL."""
@@ -219,16 +215,15 @@ def fires(
 
     from yoked_actors.scheduling import store
 
-    since = _since(since_raw)
+    since = parse_when(since_raw)
+    until = parse_when(until_raw, "--until")
+    assert since is not None
     with database_session() as session:
-        rows = store.list_fires(session, since=since, schedule=schedule, status=status, limit=limit)
-    if as_json:
-        print_json(
-            [
-                {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(row).items()}
-                for row in rows
-            ]
+        rows = store.list_fires(
+            session, since=since, until=until, schedule=schedule, status=status, limit=limit
         )
+    if as_json:
+        print_json([asdict(row) for row in rows])
         return
     if not rows:
         click.echo(f"no fires since {since.isoformat()}")

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from yoked_actors import timespec
 from yoked_actors.console.store import RunFilter
 from yoked_actors.runs.events import STATUS_RANK
+from yoked_actors.timespec import plain, rfc3339
 
-_RELATIVE = re.compile(r"^(\d{1,6})\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+__all__ = ["FilterError", "parse_filter", "parse_time", "plain", "rfc3339"]
+
 #: Identifiers (actor, queue, error type) are dotted names; anything else is refused up front.
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$")
 _MAX_TEXT = 500
@@ -43,38 +45,11 @@ class FilterError(ValueError):
 
 
 def parse_time(raw: str, *, name: str = "since", now: datetime | None = None) -> datetime:
-    """``15m``/``2h``/``7d``/``1w`` before ``now``, or an ISO 8601 time (UTC unless it says)."""
-    value = raw.strip()
-    match = _RELATIVE.match(value)
-    if match:
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[match[2]]: int(match[1])})
+    """:func:`yoked_actors.timespec.parse_time`, a malformed value a :class:`FilterError`."""
     try:
-        when = datetime.fromisoformat(
-            value.replace("Z", "+00:00") if value.endswith("Z") else value
-        )
-    except ValueError:
-        raise FilterError(
-            name, f"{raw!r} is not a duration or a time; examples: 15m, 2h, 7d, 2026-03-01T09:00Z"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def rfc3339(value: datetime | None) -> str | None:
-    """``value`` as RFC 3339 in UTC with a ``Z`` (milliseconds), or None."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def plain(value: Any) -> Any:
-    """``value`` with every datetime as RFC 3339 ``Z`` text (for JSON)."""
-    if isinstance(value, datetime):
-        return rfc3339(value)
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
+        return timespec.parse_time(raw, name=name, now=now)
+    except timespec.TimeSpecError as error:
+        raise FilterError(name, str(error)) from None
 
 
 def _text(name: str, raw: str) -> str:

@@ -100,6 +100,7 @@ def list_runs(
     actor: str | None = None,
     status: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 50,
 ) -> list[JobRun]:
     """Runs matching the filters, most recently updated first."""
@@ -110,6 +111,8 @@ def list_runs(
         query = query.where(JobRun.status == status)
     if since:
         query = query.where(JobRun.updated_at >= since)
+    if until:
+        query = query.where(JobRun.updated_at < until)
     return list(session.scalars(query))
 
 
@@ -130,6 +133,7 @@ def replayable_runs(
     status: str | None = None,
     actor: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 1000,
 ) -> list[JobRun]:
     """Failed / dead runs matching the filters, oldest first (the bulk form of replay)."""
@@ -141,11 +145,18 @@ def replayable_runs(
         query = query.where(JobRun.actor == actor)
     if since:
         query = query.where(JobRun.updated_at >= since)
+    if until:
+        query = query.where(JobRun.updated_at < until)
     return list(session.scalars(query))
 
 
 def run_stats(
-    session: Session, *, since: datetime, actor: str | None = None
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    actor: str | None = None,
+    status: str | None = None,
 ) -> list[dict[str, Any]]:
     """Per actor since ``since``: runs by status, success and failure rates (over finished
     runs), p50 / p95 duration of succeeded runs in ms."""
@@ -178,6 +189,10 @@ def run_stats(
     )
     if actor:
         query = query.where(JobRun.actor == actor)
+    if status:
+        query = query.where(JobRun.status == status)
+    if until:
+        query = query.where(JobRun.updated_at < until)
     return [_stats_row(row) for row in session.execute(query)]
 
 

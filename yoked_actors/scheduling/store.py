@@ -175,6 +175,7 @@ def list_fires(
     session: Session,
     *,
     since: datetime | None = None,
+    until: datetime | None = None,
     schedule: str | None = None,
     status: str | None = None,
     limit: int = 200,
@@ -183,6 +184,8 @@ def list_fires(
     query = select(ScheduleFire).order_by(ScheduleFire.due_at.desc(), ScheduleFire.schedule)
     if since is not None:
         query = query.where(ScheduleFire.due_at >= since)
+    if until is not None:
+        query = query.where(ScheduleFire.due_at < until)
     if schedule is not None:
         query = query.where(ScheduleFire.schedule == schedule)
     if status is not None:

@@ -309,6 +309,33 @@ def failed_outbox(session: Session, limit: int = 100) -> list[OutboxMessage]:
     return list(session.scalars(query))
 
 
+OUTBOX_STATES = ("pending", "sent", "failed")
+
+
+def list_outbox(
+    session: Session,
+    *,
+    state: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+) -> list[OutboxMessage]:
+    """Outbox rows (``state`` one of :data:`OUTBOX_STATES`), newest first, by creation time."""
+    conditions = {
+        "pending": OutboxMessage.sent_at.is_(None) & OutboxMessage.failed_at.is_(None),
+        "sent": OutboxMessage.sent_at.is_not(None),
+        "failed": OutboxMessage.failed_at.is_not(None) & OutboxMessage.sent_at.is_(None),
+    }
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if state:
+        query = query.where(conditions[state])
+    if since:
+        query = query.where(OutboxMessage.created_at >= since)
+    if until:
+        query = query.where(OutboxMessage.created_at < until)
+    return list(session.scalars(query))
+
+
 def retry_outbox(session: Session, ids: list[int] | None) -> int:
     """Make failed rows (all, or those of ``ids``) pending again; returns how many."""
     query = (
