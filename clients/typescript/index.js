@@ -199,6 +199,10 @@ export class YokedClient {
     /** @type {Set<string>} */ this.declared = new Set();
     /** @type {Set<string>} */ this.returned = new Set();
     /** @type {Set<Promise<unknown>>} */ this.inFlight = new Set();
+    /** @type {WeakMap<object, Map<string, Promise<unknown>>>} per channel: queue declarations */
+    this.declaring = new WeakMap();
+    /** @type {WeakMap<object, Set<() => void>>} per channel: emits waiting for a confirm */
+    this.unconfirmed = new WeakMap();
     /** @type {Set<(error: Error) => void>} */ this.waiters = new Set();
     this.lastError = "not connected yet";
   }
@@ -272,8 +276,12 @@ export class YokedClient {
     channel.on("error", (/** @type {Error} */ error) => {
       this.lastError = error.message;
     });
+    /** @type {Set<() => void>} */
+    const unconfirmed = new Set();
+    this.unconfirmed.set(channel, unconfirmed);
     channel.on("close", () => {
       if (this.channel === channel) this.channel = null;
+      for (const lost of unconfirmed) lost();
     });
     // With `mandatory`, an unroutable message comes back before its confirm: not sent.
     channel.on("return", (/** @type {any} */ message) => {
@@ -370,11 +378,16 @@ export class YokedClient {
     }
     const queue = message.queue_name;
     if (this.declareQueues && !this.declared.has(queue)) {
+      // One declaration per queue and channel, however many emits wait for it.
+      let declaring = this.declaring.get(channel)?.get(queue);
+      if (!declaring) {
+        declaring = channel.assertQueue(queue, { durable: true, arguments: queueArguments(queue, this.queueType) });
+        if (!this.declaring.has(channel)) this.declaring.set(channel, new Map());
+        this.declaring.get(channel)?.set(queue, declaring);
+        declaring.catch(() => this.declaring.get(channel)?.delete(queue));
+      }
       try {
-        await withDeadline(
-          channel.assertQueue(queue, { durable: true, arguments: queueArguments(queue, this.queueType) }),
-          deadline,
-        );
+        await withDeadline(/** @type {Promise<unknown>} */ (declaring), deadline);
       } catch (error) {
         const text = /** @type {Error} */ (error).message;
         if (/PRECONDITION_FAILED/.test(text)) {
@@ -390,12 +403,13 @@ export class YokedClient {
       this.declared.add(queue);
     }
     return await new Promise((resolve, reject) => {
+      const waiting = this.unconfirmed.get(channel);
       let settled = false;
       const settle = (/** @type {NotSentError | null} */ error) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        channel.removeListener("close", onClose);
+        waiting?.delete(onClose);
         const unroutable = this.returned.delete(id);
         if (error) reject(error);
         else if (unroutable) reject(new NotSentError("unroutable", `queue '${queue}' does not exist`, id));
@@ -407,15 +421,18 @@ export class YokedClient {
         () => settle(new NotSentError("timeout", `no publisher confirm within ${timeoutMs} ms`, id)),
         Math.max(0, deadline - Date.now()),
       );
-      channel.once("close", onClose);
+      waiting?.add(onClose);
       try {
         channel.publish(
           "",
           queue,
           Buffer.from(JSON.stringify(message), "utf8"),
           { persistent: true, mandatory: true, contentType: "application/json", messageId: id },
-          (/** @type {unknown} */ error) =>
-            settle(error ? new NotSentError("nack", "RabbitMQ refused the message (nack)", id) : null),
+          (/** @type {unknown} */ error) => {
+            if (!error) settle(null);
+            else if (this.channel !== channel || /closed/i.test(String(/** @type {Error} */ (error)?.message))) onClose();
+            else settle(new NotSentError("nack", "RabbitMQ refused the message (nack)", id));
+          },
         );
       } catch (error) {
         settle(new NotSentError("connection", `publish failed: ${/** @type {Error} */ (error).message}`, id));
@@ -443,7 +460,7 @@ export class YokedClient {
  */
 function withDeadline(promise, deadline) {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("timed out")), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(() => reject(new Error("no answer before the deadline")), Math.max(0, deadline - Date.now()));
     promise.then(
       (value) => {
         clearTimeout(timer);

@@ -1,0 +1,121 @@
+"""The TypeScript client (clients/typescript) through a RabbitMQ restart: a Node process emitting
+continuously stays alive, every emit resolves or rejects with "not sent: ...", and every resolved
+emit is moderated by a worker. Uses a private RabbitMQ node, never the shared one.
+
+Prints a FAULTS line like the rest of the fault suite.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fault_support import plain, private_rabbit, wait_until, worker_process
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
+
+HERE = Path(__file__).resolve().parent
+CLIENT = HERE.parents[1] / "clients" / "typescript"
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the Node.js client fault test needs Node.js")
+    if not (CLIENT / "node_modules" / "amqplib").is_dir():
+        pytest.fail("clients/typescript is not installed: run `npm ci --prefix clients/typescript`")
+    return node
+
+
+def _chat(database_url: str, count: int) -> list[list[str]]:
+    """``count`` chat messages stored as the API stores them: [id, content, sender id]."""
+    rows = []
+    with psycopg.connect(plain(database_url), autocommit=True) as connection:
+        users = [
+            str(r[0])
+            for r in connection.execute(
+                "INSERT INTO users (id) SELECT gen_random_uuid() FROM generate_series(1, 50) "
+                "RETURNING id"
+            ).fetchall()
+        ]
+        with (
+            connection.cursor() as cursor,
+            cursor.copy("COPY messages (id, sender_id, recipient_id, content) FROM STDIN") as copy,
+        ):
+            for i in range(count):
+                sender, recipient = users[i % 50], users[(i + 1) % 50]
+                content = f"see you at the gym at {i % 12 + 1}?"
+                message_id = str(uuid.uuid4())
+                copy.write_row((message_id, sender, recipient, content))
+                rows.append([message_id, content, sender])
+    return rows
+
+
+def _moderated(database_url: str, ids: list[str]) -> set[str]:
+    with psycopg.connect(plain(database_url)) as connection:
+        found = connection.execute(
+            "SELECT message_id::text FROM moderation_results WHERE message_id = ANY(%s::uuid[])",
+            (ids,),
+        ).fetchall()
+    return {r[0] for r in found}
+
+
+def test_node_client_rides_out_a_rabbitmq_restart(database_url: str, tmp_path: Path) -> None:
+    node = _node()
+    rows = _chat(database_url, 4_000)
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    with private_rabbit() as rabbit:
+        with worker_process(database_url, rabbit.url, tmp_path / "worker.log") as worker:
+            emitter = subprocess.Popen(
+                [node, str(HERE / "node_emit_loop.mjs"), str(CLIENT / "index.js"),
+                 str(tmp_path / "rows.json"), "10"],
+                env={"PATH": "/usr/bin:/bin", "RABBITMQ_URL": rabbit.url},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(3)
+            stopped_at = time.time()
+            rabbit.stop()
+            time.sleep(2)
+            rabbit.start()
+            back_at = time.time()
+            time.sleep(6)  # keep emitting a while after the node is back
+            out, err = emitter.communicate(timeout=180)  # closes stdin: the emitter stops
+            assert emitter.returncode == 0, err[-2000:]
+            assert err == "", err[-2000:]  # no unhandled error, no warning
+            lines = [json.loads(line) for line in out.splitlines()]
+            outcomes = [x for x in lines if "ok" in x]
+            resolved = [x["row"] for x in outcomes if x["ok"]]
+            rejected = [x for x in outcomes if not x["ok"]]
+            emitted = next(x["done"] for x in lines if "done" in x)
+            assert len(outcomes) == emitted  # every emit settled
+            assert all(x["error"].startswith("not sent: ") for x in rejected), rejected[:3]
+            assert all(x["name"] == "NotSentError" for x in rejected)
+            after = sorted(x["at"] / 1000 for x in outcomes if x["ok"] and x["at"] / 1000 > back_at)
+            assert after, "no emit resolved after the restart: the client did not reconnect"
+            wait_until(
+                lambda: _moderated(database_url, resolved) == set(resolved),
+                120,
+                "every resolved emit moderated",
+            )
+            assert worker.alive()
+    notes: dict[str, Any] = {
+        "emits": emitted,
+        "resolved": len(resolved),
+        "rejected": len(rejected),
+        "moderated_of_resolved": len(_moderated(database_url, resolved)),
+        "rejection_reasons": sorted({x["error"].split(" (")[0][:60] for x in rejected}),
+        "down_s": round(back_at - stopped_at, 1),
+        "first_resolve_after_back_s": round(after[0] - back_at, 2),
+        "reconnected": sum(1 for x in lines if x.get("event") == "connected"),
+    }
+    print(f"\nFAULTS node client through a RabbitMQ restart: {json.dumps(notes)}")
