@@ -71,43 +71,50 @@ def test_node_client_rides_out_a_rabbitmq_restart(database_url: str, tmp_path: P
     node = _node()
     rows = _chat(database_url, 4_000)
     (tmp_path / "rows.json").write_text(json.dumps(rows))
-    with private_rabbit() as rabbit:
-        with worker_process(database_url, rabbit.url, tmp_path / "worker.log") as worker:
-            emitter = subprocess.Popen(
-                [node, str(HERE / "node_emit_loop.mjs"), str(CLIENT / "index.js"),
-                 str(tmp_path / "rows.json"), "10"],
-                env={"PATH": "/usr/bin:/bin", "RABBITMQ_URL": rabbit.url},
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            time.sleep(3)
-            stopped_at = time.time()
-            rabbit.stop()
-            time.sleep(2)
-            rabbit.start()
-            back_at = time.time()
-            time.sleep(6)  # keep emitting a while after the node is back
-            out, err = emitter.communicate(timeout=180)  # closes stdin: the emitter stops
-            assert emitter.returncode == 0, err[-2000:]
-            assert err == "", err[-2000:]  # no unhandled error, no warning
-            lines = [json.loads(line) for line in out.splitlines()]
-            outcomes = [x for x in lines if "ok" in x]
-            resolved = [x["row"] for x in outcomes if x["ok"]]
-            rejected = [x for x in outcomes if not x["ok"]]
-            emitted = next(x["done"] for x in lines if "done" in x)
-            assert len(outcomes) == emitted  # every emit settled
-            assert all(x["error"].startswith("not sent: ") for x in rejected), rejected[:3]
-            assert all(x["name"] == "NotSentError" for x in rejected)
-            after = sorted(x["at"] / 1000 for x in outcomes if x["ok"] and x["at"] / 1000 > back_at)
-            assert after, "no emit resolved after the restart: the client did not reconnect"
-            wait_until(
-                lambda: _moderated(database_url, resolved) == set(resolved),
-                120,
-                "every resolved emit moderated",
-            )
-            assert worker.alive()
+    with (
+        private_rabbit() as rabbit,
+        worker_process(database_url, rabbit.url, tmp_path / "worker.log") as worker,
+    ):
+        emitter = subprocess.Popen(
+            [
+                node,
+                str(HERE / "node_emit_loop.mjs"),
+                str(CLIENT / "index.js"),
+                str(tmp_path / "rows.json"),
+                "10",
+            ],
+            env={"PATH": "/usr/bin:/bin", "RABBITMQ_URL": rabbit.url},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(3)
+        stopped_at = time.time()
+        rabbit.stop()
+        time.sleep(2)
+        rabbit.start()
+        back_at = time.time()
+        time.sleep(6)  # keep emitting a while after the node is back
+        out, err = emitter.communicate(timeout=180)  # closes stdin: the emitter stops
+        assert emitter.returncode == 0, err[-2000:]
+        assert err == "", err[-2000:]  # no unhandled error, no warning
+        lines = [json.loads(line) for line in out.splitlines()]
+        outcomes = [x for x in lines if "ok" in x]
+        resolved = [x["row"] for x in outcomes if x["ok"]]
+        rejected = [x for x in outcomes if not x["ok"]]
+        emitted = next(x["done"] for x in lines if "done" in x)
+        assert len(outcomes) == emitted  # every emit settled
+        assert all(x["error"].startswith("not sent: ") for x in rejected), rejected[:3]
+        assert all(x["name"] == "NotSentError" for x in rejected)
+        after = sorted(x["at"] / 1000 for x in outcomes if x["ok"] and x["at"] / 1000 > back_at)
+        assert after, "no emit resolved after the restart: the client did not reconnect"
+        wait_until(
+            lambda: _moderated(database_url, resolved) == set(resolved),
+            120,
+            "every resolved emit moderated",
+        )
+        assert worker.alive()
     notes: dict[str, Any] = {
         "emits": emitted,
         "resolved": len(resolved),
