@@ -292,6 +292,18 @@ export class YokedClient {
     return channel;
   }
 
+  /**
+   * Replace a channel that got a nack with a fresh one for the next emits. A channel that
+   * published to a quorum queue while its leader was down keeps getting nacks from the broker
+   * after a new leader is elected (RabbitMQ 3.10, measured); a new channel publishes at once.
+   * @param {any} channel
+   */
+  retireChannel(channel) {
+    if (this.channel !== channel) return;
+    this.channel = null;
+    channel.close().catch(() => {});
+  }
+
   /** Reconnect until it works or the client is closed: next node each time, capped backoff. */
   async reconnect() {
     for (let attempt = 0; !this.closed && !this.connection; attempt += 1) {
@@ -416,7 +428,7 @@ export class YokedClient {
         else resolve(id);
       };
       const onClose = () =>
-        settle(new NotSentError("connection", `the connection was lost before RabbitMQ confirmed (${this.lastError})`, id));
+        settle(new NotSentError("connection", `the channel closed before RabbitMQ confirmed (${this.lastError})`, id));
       const timer = setTimeout(
         () => settle(new NotSentError("timeout", `no publisher confirm within ${timeoutMs} ms`, id)),
         Math.max(0, deadline - Date.now()),
@@ -431,7 +443,10 @@ export class YokedClient {
           (/** @type {unknown} */ error) => {
             if (!error) settle(null);
             else if (this.channel !== channel || /closed/i.test(String(/** @type {Error} */ (error)?.message))) onClose();
-            else settle(new NotSentError("nack", "RabbitMQ refused the message (nack)", id));
+            else {
+              settle(new NotSentError("nack", "RabbitMQ refused the message (nack)", id));
+              this.retireChannel(channel);
+            }
           },
         );
       } catch (error) {

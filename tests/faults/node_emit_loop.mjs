@@ -1,6 +1,7 @@
 // Emits message.sent continuously through the TypeScript client (clients/typescript), as an API
 // under load would: one emit every INTERVAL ms, each awaited on its own (not in sequence).
 // argv: <client index.js> <rows.json: [[messageId, content, senderId], ...]> <interval ms>
+//       [queue type, default classic]
 // Stops early when stdin closes. env: RABBITMQ_URL. Prints one JSON line per outcome, then a summary line; exit 0 unless
 // the process itself failed.
 import { readFileSync } from "node:fs";
@@ -10,8 +11,10 @@ const [clientPath, rowsPath, intervalText] = process.argv.slice(2);
 const { YokedClient } = await import(pathToFileURL(clientPath).href);
 const rows = JSON.parse(readFileSync(rowsPath, "utf8"));
 const interval = Number(intervalText);
+const queueType = process.argv[5] ?? "classic";
 
 const client = await YokedClient.connect(process.env.RABBITMQ_URL, {
+  queueType,
   timeoutMs: 2000,
   minBackoffMs: 100,
   maxBackoffMs: 1000,
