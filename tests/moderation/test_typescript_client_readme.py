@@ -137,3 +137,36 @@ def test_the_outbox_example_and_its_sql(
         other = connection.execute(again, (*args[:2], "another-key")).fetchall()
         assert len(other) == 1
         connection.rollback()
+
+
+def test_the_cli_sends_an_idempotency_key_and_a_repeat_is_skipped(
+    rabbitmq_broker: RabbitmqBroker, worker: Worker, rabbitmq_url: str, database_url: str
+) -> None:
+    node, _ = _tools()
+    sender, recipient = make_user(), make_user()
+    message = make_message(sender, recipient, "see you at 6")
+    key = f"message.sent:{message}"
+    command = [
+        node,
+        str(CLIENT / "bin" / "emit.js"),
+        "message.sent",
+        "--json",
+        json.dumps(event_for(message, sender, "see you at 6")),
+        "--url",
+        f"{rabbitmq_url},{rabbitmq_url}",  # several nodes, comma-separated
+        "--idempotency-key",
+        key,
+    ]
+
+    def statuses() -> list[str]:
+        with psycopg.connect(_plain(database_url)) as connection:
+            rows = connection.execute(
+                "SELECT status FROM job_runs WHERE idempotency_key = %s ORDER BY status", (key,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    for expected in (["succeeded"], ["skipped", "succeeded"]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        wait_for(lambda expected=expected: statuses() == expected)
+    assert result_of(message) is not None
