@@ -257,6 +257,11 @@ export class YokedClient {
       this.events.emit("disconnected", node, why);
       if (!this.closed) void this.reconnect();
     });
+    if (this.closed) {
+      // close() was called while this connection was being opened: do not keep it.
+      await connection.close().catch(() => {});
+      throw new Error("the client is closed");
+    }
     this.connection = connection;
     try {
       await this.openChannel();
