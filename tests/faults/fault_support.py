@@ -106,10 +106,14 @@ class PrivateRabbit:
         # A node that exits at once (its name still registered after a stop, a port taken
         # meanwhile) is started again: up to three tries.
         for _ in range(3):
-            log = open(self.root / "server.out", "ab")  # noqa: SIM115  (the child keeps it)
-            self.process = subprocess.Popen(
-                ["rabbitmq-server"], env=self.env, stdout=log, stderr=log, start_new_session=True
-            )
+            with open(self.root / "server.out", "ab") as log:  # the child keeps its own copy
+                self.process = subprocess.Popen(
+                    ["rabbitmq-server"],
+                    env=self.env,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
             process = self.process
             try:
                 wait_until(

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Usage: yoked-emit EVENT --json PAYLOAD [--url AMQP_URL]   (default URL: $RABBITMQ_URL)
-// Prints the message id. A bad payload exits 2 naming the field; nothing is published.
-import { PayloadError, YokedClient, validate } from "../index.js";
+// Usage: yoked-emit EVENT --json PAYLOAD [--url AMQP_URL[,AMQP_URL...]] [--idempotency-key KEY]
+//        [--queue-type classic|quorum]   (defaults: $RABBITMQ_URL, $RABBITMQ_QUEUE_TYPE or classic)
+// Prints the message id once RabbitMQ confirmed it. A bad payload exits 2 naming the field;
+// nothing is published. Not sent (no confirm in time, refused): exits 1 with "not sent: ...".
+import { NotSentError, PayloadError, YokedClient, validate } from "../index.js";
 
 function usage(problem) {
-  process.stderr.write(`${problem}\nusage: yoked-emit EVENT --json PAYLOAD [--url AMQP_URL]\n`);
+  process.stderr.write(`${problem}\nusage: yoked-emit EVENT --json PAYLOAD [--url AMQP_URL] [--idempotency-key KEY] [--queue-type TYPE]\n`);
   process.exit(2);
 }
 
@@ -29,9 +31,16 @@ try {
   if (error instanceof PayloadError) usage(`${event}: ${error.message}`);
   throw error;
 }
-const client = await YokedClient.connect(url);
+const idempotencyKey = option("--idempotency-key");
+const queueType = option("--queue-type") ?? process.env.RABBITMQ_QUEUE_TYPE ?? "classic";
+if (queueType !== "classic" && queueType !== "quorum") usage("--queue-type must be classic or quorum");
+const client = await YokedClient.connect(url, { queueType });
 try {
-  process.stdout.write(`${await client.emit(event, payload)}\n`);
+  process.stdout.write(`${await client.emit(event, payload, { idempotencyKey })}\n`);
+} catch (error) {
+  if (!(error instanceof NotSentError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exitCode = 1;
 } finally {
   await client.close();
 }
