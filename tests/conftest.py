@@ -66,15 +66,28 @@ def database_url() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _empty_database() -> None:
+    """Every table but Alembic's emptied, identities restarted. Run history still buffered is
+    written first, so it cannot land in the next test's empty tables."""
+    RECORDER.flush()
+    with db.get_engine().begin() as connection:
+        names = connection.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'alembic_version'"
+            )
+        ).scalars()
+        tables = ", ".join(f'"{name}"' for name in names)
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
 @pytest.fixture
 def clean_db(database_url: str) -> Iterator[str]:
-    """The run's database, emptied after the test (every table, restarting identities)."""
+    """The run's database, empty when the test starts (a test without this fixture may have
+    left rows) and emptied again after it."""
+    _empty_database()
     yield database_url
-    from yoked_actors.db import Base
-
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with db.get_engine().begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    _empty_database()
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -154,6 +167,7 @@ def rabbitmq_broker(settings: Settings, clean_db: str) -> Iterator[RabbitmqBroke
     use_broker(broker)
     for queue in broker.get_declared_queues():
         broker.declare_queue(queue, ensure=True)  # so tests can count messages in any queue
+    _purge(broker)  # what an earlier test sent without this fixture (a CLI run) is not ours
     broker.emit_after("process_boot")
     yield broker
     _purge(broker)
