@@ -61,7 +61,7 @@ def test_cli_send_enqueues_for_the_worker_and_prints_the_message_id(
     worker: Worker, service_env: dict[str, str]
 ) -> None:
     result = subprocess.run(
-        [*YOKED, "send", "system.ping", "--json", '{"note": "from-cli"}'],
+        [*YOKED, "send", "system.ping", "--payload", '{"note": "from-cli"}'],
         env=service_env,
         capture_output=True,
         text=True,
@@ -76,19 +76,19 @@ def test_cli_send_enqueues_for_the_worker_and_prints_the_message_id(
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["send", "nope.nothing", "--json", "{}"], "unknown actor 'nope.nothing'"),
-        (["send", "system.ping", "--json", "{not json"], "--json is not valid JSON"),
-        (["send", "system.ping", "--json", "[1, 2]"], "--json must be a JSON object"),
+        (["send", "nope.nothing", "--payload", "{}"], "unknown actor 'nope.nothing'"),
+        (["send", "system.ping", "--payload", "{not json"], "--payload is not valid JSON"),
+        (["send", "system.ping", "--payload", "[1, 2]"], "--payload must be a JSON object"),
         (
-            ["send", "system.ping", "--json", '{"note": 5}'],
+            ["send", "system.ping", "--payload", '{"note": 5}'],
             "system.ping: note: Input should be a valid string",
         ),
         (
-            ["send", "system.ping", "--json", '{"colour": "red"}'],
+            ["send", "system.ping", "--payload", '{"colour": "red"}'],
             "colour: Extra inputs are not permitted",
         ),
         (
-            ["run", "system.ping", "--json", '{"sent_at": "yesterday"}'],
+            ["run", "system.ping", "--payload", '{"sent_at": "yesterday"}'],
             "sent_at: Input should be a valid datetime",
         ),
     ],
@@ -113,7 +113,7 @@ def test_cli_run_executes_synchronously_and_prints_the_result(
     clean_db: str, service_env: dict[str, str]
 ) -> None:
     result = subprocess.run(
-        [*YOKED, "run", "system.ping", "--json", '{"note": "sync"}'],
+        [*YOKED, "run", "system.ping", "--payload", '{"note": "sync"}'],
         env=service_env,
         capture_output=True,
         text=True,
@@ -174,7 +174,7 @@ def test_cli_send_with_an_idempotency_key_runs_once(
                 *YOKED,
                 "send",
                 "system.ping",
-                "--json",
+                "--payload",
                 '{"note": "keyed"}',
                 "--idempotency-key",
                 "deploy-42",

@@ -116,7 +116,7 @@ def test_a_quorum_worker_declares_quorum_queues_and_the_canary_lands(
     try:
         wait_until(lambda: "maintenance" in queues(vhost_url), 60, "the worker declares")
         sent = subprocess.run(
-            [*YOKED, "send", "system.ping", "--json", '{"note": "quorum canary"}'],
+            [*YOKED, "send", "system.ping", "--payload", '{"note": "quorum canary"}'],
             env=env,
             capture_output=True,
             text=True,

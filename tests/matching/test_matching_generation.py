@@ -384,7 +384,7 @@ def test_yoked_run_generates_against_a_seeded_database(
         session.execute(text("UPDATE users SET last_active_at = now()"))
     payload = json.dumps({"timezone": TZ, "local_date": DAY.isoformat()})
     result = subprocess.run(
-        [*YOKED, "run", "matching.generate_daily", "--json", payload],
+        [*YOKED, "run", "matching.generate_daily", "--payload", payload],
         env=service_env,
         capture_output=True,
         text=True,
@@ -400,7 +400,7 @@ def test_yoked_run_generates_against_a_seeded_database(
             *YOKED,
             "run",
             "matching.generate_daily",
-            "--json",
+            "--payload",
             json.dumps({"timezone": "Mars/Olympus", "local_date": "2026-11-30"}),
         ],
         env=service_env,

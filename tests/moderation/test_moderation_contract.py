@@ -67,14 +67,14 @@ def test_the_schema_takes_camel_case_and_python_names_and_sends_camel_case() -> 
     ],
 )
 def test_yoked_emit_rejects_a_bad_payload_naming_the_field(payload: str, field: str) -> None:
-    result = CliRunner().invoke(main, ["emit", "message.sent", "--json", payload])
+    result = CliRunner().invoke(main, ["emit", "message.sent", "--payload", payload])
     assert result.exit_code == 2
     assert f"message.sent: {field}:" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 
 def test_yoked_emit_rejects_an_unknown_event() -> None:
-    result = CliRunner().invoke(main, ["emit", "message.deleted", "--json", "{}"])
+    result = CliRunner().invoke(main, ["emit", "message.deleted", "--payload", "{}"])
     assert result.exit_code == 2
     assert "unknown event 'message.deleted'; known events: message.sent" in result.output
 
@@ -86,7 +86,7 @@ def test_yoked_emit_enqueues_for_a_real_worker(
     message = make_message(sender, recipient, "my number is 555 123 4567")
 
     done = subprocess.run(
-        [YOKED, "emit", "message.sent", "--json", json.dumps(event_for(message, sender))],
+        [YOKED, "emit", "message.sent", "--payload", json.dumps(event_for(message, sender))],
         env=service_env,
         capture_output=True,
         text=True,

@@ -152,9 +152,9 @@ def test_reconcile_reports_and_fixes_each_stranded_state(
 def test_the_documented_manual_run_enqueues_a_reconcile(
     rabbitmq_broker: RabbitmqBroker, service_env: dict[str, str]
 ) -> None:
-    """docs/reliability.md: `yoked send maintenance.reconcile --json '{"pending_after_s": 60}'`."""
+    """docs/reliability.md: `yoked send maintenance.reconcile --payload '{"pending_after_s": 60}'`."""
     docs = (Path(__file__).resolve().parents[2] / "docs/reliability.md").read_text()
-    line = "yoked send maintenance.reconcile --json '{\"pending_after_s\": 60}'"
+    line = "yoked send maintenance.reconcile --payload '{\"pending_after_s\": 60}'"
     assert line in docs
     yoked = str(Path(sys.executable).with_name("yoked"))
     result = subprocess.run(

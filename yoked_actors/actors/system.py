@@ -1,6 +1,6 @@
 """`system.ping`: an end-to-end canary an operator can send at any time.
 
-``yoked send system.ping --json '{"note": "deploy 42"}'`` proves that a message goes from the
+``yoked send system.ping --payload '{"note": "deploy 42"}'`` proves that a message goes from the
 sender through RabbitMQ to a worker and into PostgreSQL: the row appears in ``pings``, once per
 message (:func:`yoked_actors.runs.store.record_ping`).
 """
