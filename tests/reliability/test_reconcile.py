@@ -152,7 +152,7 @@ def test_reconcile_reports_and_fixes_each_stranded_state(
 def test_the_documented_manual_run_enqueues_a_reconcile(
     rabbitmq_broker: RabbitmqBroker, service_env: dict[str, str]
 ) -> None:
-    """docs/reliability.md: `yoked send maintenance.reconcile --payload '{"pending_after_s": 60}'`."""
+    """The manual run docs/reliability.md shows enqueues a reconcile."""
     docs = (Path(__file__).resolve().parents[2] / "docs/reliability.md").read_text()
     line = "yoked send maintenance.reconcile --payload '{\"pending_after_s\": 60}'"
     assert line in docs
