@@ -147,8 +147,8 @@ def running_port(pgdata: Path) -> int | None:
         os.kill(pid, 0)
     except ProcessLookupError:
         return None
-    except PermissionError:
-        pass  # it exists, owned by another user
+    except PermissionError:  # it exists, owned by another user
+        return port
     return port
 
 

@@ -113,6 +113,6 @@ def _handler(sink: PushSink) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
-            pass  # the request line is noise here; the pushes are what is printed
+            """Print no request lines: they are noise here; the pushes are what is printed."""
 
     return Handler
