@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -195,3 +199,60 @@ def test_an_event_the_database_refuses_is_dropped_not_retried_forever(
     assert recorder.flush() == 1
     assert recorder.dropped == 1
     assert set(runs_by_id()) == {"good"}
+
+
+#: A process that closes a recorder, then exits; argv: the database URL, one of a database that
+#: does not exist (unreachable), and the case.
+_CLOSE_THEN_EXIT = """
+import sys, time
+from yoked_actors import db
+from yoked_actors.runs.events import STATUS_RANK
+from yoked_actors.runs.recorder import RunRecorder
+
+url, unreachable, case = sys.argv[1:]
+db.configure(url=url)
+recorder = RunRecorder(interval_s=60)  # only close() and the exit hook write
+if case == "left-in-flight":
+    # A run started and never finished (a test's leftover) when its owner closes the recorder,
+    # then drops the database before the process exits (what the test session does).
+    started = time.time() - 5
+    recorder.started("left-in-flight", started, lambda: {
+        "actor": "a.b", "queue": "q", "status": "running",
+        "status_rank": STATUS_RANK["running"], "attempts": 1, "started_at": started,
+    })
+    recorder.close()
+    db.configure(url=unreachable)
+else:
+    # The database is unreachable when the worker shuts down, and back before the process exits.
+    queued = {"actor": "a.b", "queue": "q", "status": "queued", "status_rank": 0}
+    recorder.record("at-close", queued)
+    db.configure(url=unreachable)
+    recorder.close()
+    db.configure(url=url)
+"""
+
+
+@pytest.mark.parametrize("case", ["left-in-flight", "outage-at-close"])
+def test_closing_the_recorder_loses_nothing_and_reports_no_false_loss(
+    clean_db: str, case: str
+) -> None:
+    unreachable = clean_db.rsplit("/", 1)[0] + f"/yoked_gone_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": clean_db, "YOKED_ENV": "test", "METRICS_PORT": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", _CLOSE_THEN_EXIT, clean_db, unreachable, case],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    runs = runs_by_id()
+    if case == "left-in-flight":
+        # Written once, by close(); the exit hook does not flush it again into a dropped database.
+        assert runs["left-in-flight"]["status"] == "running"
+        assert "lost" not in done.stderr, done.stderr
+    else:
+        # close() could not write it; the exit hook did, and nothing claimed it was lost.
+        assert runs["at-close"]["status"] == "queued"
+        assert "lost" not in done.stderr, done.stderr
+        assert "kept for a last try at exit" in done.stderr

@@ -13,7 +13,8 @@ Guarantees and limits:
 - A batch the database refuses (a constraint, a bad value: retrying cannot help) is dropped and
   counted in ``dropped``, so one bad event never blocks the history.
 - :meth:`RunRecorder.flush` can be called by anyone (the middleware does before a message is
-  dead-lettered); :meth:`RunRecorder.close` flushes what is left at shutdown.
+  dead-lettered); :meth:`RunRecorder.close` flushes what is left at shutdown, and what it
+  cannot write (database unreachable) is tried once more at process exit.
 - Durable acknowledgement: a message is acknowledged only once its last event is committed, so
   a process killed with SIGKILL at any instant loses no record of an acknowledged message (an
   unacknowledged one is redelivered and recorded then). The service's consumer hands the
@@ -156,7 +157,7 @@ class RunRecorder:
             )
             self._thread.start()
             if not self._exit_hook:
-                atexit.register(self.close)
+                atexit.register(self._last_flush)
                 self._exit_hook = True
 
     def _run(self, stop: threading.Event) -> None:
@@ -306,16 +307,30 @@ class RunRecorder:
                 self._pending[message_id] = event if newer is None else merge_events(event, newer)
 
     def close(self) -> None:
-        """Stop the flusher thread and flush what is left (worker shutdown, process exit).
+        """Stop the flusher thread and flush what is left (worker shutdown).
 
-        Recording again afterwards starts a new flusher thread.
+        Recording again afterwards starts a new flusher thread. What this flush cannot write
+        (database unreachable) is tried once more at process exit; a recorder closed with
+        nothing left is not flushed again then, when its owner may have dropped the database.
         """
+        self._stop_thread()
+        try:
+            self.flush()
+        except Exception as error:
+            logger.warning(
+                "run history: flush at close failed (%s), %d events kept for a last try at exit",
+                describe_error(error)[0],
+                self.pending_count(),
+            )
+            return
         with self._lock:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-        self._wake.set()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
+            if self._exit_hook and self._thread is None and not self._pending:
+                atexit.unregister(self._last_flush)
+                self._exit_hook = False
+
+    def _last_flush(self) -> None:
+        """The exit hook: the last chance to write what is buffered."""
+        self._stop_thread()
         try:
             self.flush()
         except Exception as error:
@@ -324,6 +339,14 @@ class RunRecorder:
                 describe_error(error)[0],
                 self.pending_count(),
             )
+
+    def _stop_thread(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
 
 
 #: The process's recorder, shared by every RunHistory middleware in it.
