@@ -23,7 +23,8 @@ from yoked_actors import db
 from yoked_actors.clock import utc_now
 from yoked_actors.models.runs import JobRun
 from yoked_actors.models.scheduling import ScheduleFire
-from yoked_actors.scheduling.scheduler import Scheduler, all_schedules
+from yoked_actors.scheduling.scheduler import Scheduler
+from yoked_actors.scheduling.table import all_schedules
 
 
 def test_operator_filters_opens_and_replays_a_run(console_server, browser, users, worker):

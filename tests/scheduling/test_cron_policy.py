@@ -305,7 +305,7 @@ def test_every_schedule_entry_names_a_declared_job() -> None:
 def test_periodiq_style_periodic_option_joins_the_table() -> None:
     """Actors declared with periodiq's `periodic` option are scheduled too, read in the
     timezone of a zoned spec (UTC for a plain periodiq CronSpec), Sunday fixed."""
-    from yoked_actors.scheduling.scheduler import all_schedules
+    from yoked_actors.scheduling.table import all_schedules
 
     class Actor:
         def __init__(self, name: str, options: dict[str, object]) -> None:

@@ -34,7 +34,7 @@ def _declared_schedules() -> tuple[list[Any], set[str]]:
     """Every schedule (the table and periodiq-style actors) and the declared actor names,
     without connecting to anything (actors are declared on an in-memory broker)."""
     from yoked_actors.jobs import JOBS
-    from yoked_actors.scheduling.scheduler import all_schedules
+    from yoked_actors.scheduling.table import all_schedules
 
     declare_jobs_offline()
     return all_schedules(job.actor for job in JOBS.values()), set(JOBS)

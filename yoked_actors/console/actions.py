@@ -128,7 +128,7 @@ def retry_outbox(
 
 
 def _schedule(name: str) -> Any:
-    from yoked_actors.scheduling.scheduler import all_schedules
+    from yoked_actors.scheduling.table import all_schedules
 
     for schedule in all_schedules():
         if schedule.name == name:
@@ -141,7 +141,7 @@ def run_schedule_now(name: str) -> Work:
         session: Session, who: Principal, form: dict[str, str]
     ) -> tuple[str, str, dict[str, Any]]:
         from yoked_actors.jobs import get_job
-        from yoked_actors.scheduling.scheduler import fire_key
+        from yoked_actors.scheduling.table import fire_key
 
         schedule = _schedule(name)
         now = utc_now()

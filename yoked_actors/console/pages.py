@@ -19,7 +19,7 @@ from yoked_actors.runs.events import REPLAYABLE_STATUSES
 from yoked_actors.runs.history import run_as_dict
 from yoked_actors.runs.store import outbox_status
 from yoked_actors.scheduling.cron import fires_between, next_fires
-from yoked_actors.scheduling.scheduler import all_schedules
+from yoked_actors.scheduling.table import all_schedules
 from yoked_actors.settings import Settings
 
 #: Payload keys whose values are personal data or message text: never shown.

@@ -39,10 +39,11 @@ from yoked_actors import db
 from yoked_actors.clock import Clock, utc_now
 from yoked_actors.errors import BROKER_ERRORS, PermanentError, UnknownActorError
 from yoked_actors.jobs import Job, get_job
-from yoked_actors.schedules import SCHEDULES, Schedule
+from yoked_actors.schedules import Schedule
 from yoked_actors.scheduling import store
 from yoked_actors.scheduling.checkins import sentry_checkin
 from yoked_actors.scheduling.cron import fires_between, next_fires
+from yoked_actors.scheduling.table import all_schedules, fire_key
 
 logger = logging.getLogger(__name__)
 
@@ -56,40 +57,6 @@ OLDEST_OVERDUE = Gauge(
     "yoked_scheduler_oldest_overdue_seconds",
     "Age of the oldest due fire this scheduler could not enqueue yet (0 = none).",
 )
-
-
-def fire_key(schedule: str, due_at: datetime) -> str:
-    """The fire's id in messages and logs: ``<schedule>@<due instant, UTC ISO>``."""
-    return f"{schedule}@{due_at.astimezone(UTC).isoformat()}"
-
-
-def periodic_schedules(actors: Iterable[Any]) -> list[Schedule]:
-    """Schedules for actors declared periodiq style, with the ``periodic`` actor option.
-
-    A plain periodiq ``CronSpec`` is read in UTC with the day of week fixed; a
-    :class:`ZonedCronSpec` (``scheduling.cron.cron(spec, timezone)``) keeps its timezone.
-    """
-    found = []
-    for actor in actors:
-        spec = actor.options.get("periodic")
-        if spec is None:
-            continue
-        found.append(
-            Schedule(
-                name=actor.actor_name,
-                cron=str(spec),
-                actor_name=actor.actor_name,
-                timezone=getattr(spec, "timezone", "UTC"),
-            )
-        )
-    return found
-
-
-def all_schedules(actors: Iterable[Any] = ()) -> list[Schedule]:
-    """The cron table plus periodiq-style actors (an actor already in the table is not added)."""
-    table = list(SCHEDULES)
-    scheduled = {s.actor_name for s in table}
-    return table + [s for s in periodic_schedules(actors) if s.actor_name not in scheduled]
 
 
 @dataclass
