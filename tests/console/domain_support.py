@@ -65,6 +65,37 @@ def add_judged_message(
         return message.id
 
 
+def add_review_backlog(count: int, *, same_time: int = 3) -> list[tuple[datetime, uuid.UUID]]:
+    """``count`` flagged messages between two new users, ``same_time`` of them judged at each
+    instant (ties the review queue's order breaks by message id); their (time, message id)."""
+    sender, recipient = add_user(), add_user()
+    start = datetime.now(UTC) - timedelta(hours=1)
+    judged = []
+    with db.session_scope() as session:
+        messages = [
+            Message(sender_id=sender, recipient_id=recipient, content=f"backlog {i}")
+            for i in range(count)
+        ]
+        session.add_all(messages)
+        session.flush()
+        for i, message in enumerate(messages):
+            at = start + timedelta(seconds=i // same_time)
+            session.add(
+                ModerationResult(
+                    message_id=message.id,
+                    sender_id=sender,
+                    outcome="decided",
+                    decision="flagged",
+                    categories=["scam"],
+                    signals=["payment"],
+                    engine_version="test-1",
+                    created_at=at,
+                )
+            )
+            judged.append((at, message.id))
+    return judged
+
+
 def add_delivery(
     user: uuid.UUID,
     state: str,

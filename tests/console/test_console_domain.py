@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -19,11 +20,13 @@ from tests.console.domain_support import (
     add_judged_message,
     add_matching_run,
     add_metric,
+    add_review_backlog,
     add_user,
     logged_in,
 )
 from yoked_actors import db
 from yoked_actors.clock import utc_now
+from yoked_actors.console.domain_pages import REVIEW_PAGE_SIZE
 from yoked_actors.models.contract import Message
 
 
@@ -97,6 +100,35 @@ def test_review_queue_lists_flagged_and_hidden_but_never_the_text(console_server
     ]
     assert body["queue"][1]["categories"] == ["contact_info"]
     assert SECRET not in str(body) and "go away" not in str(body)
+
+
+def test_review_queue_pages_through_a_backlog_newest_first(console_server, users, clients):
+    # More than a page, judged three at a time: a page ends inside a run of equal times.
+    judged = add_review_backlog(REVIEW_PAGE_SIZE + 7)
+    newest_first = [str(m) for _, m in sorted(judged, reverse=True)]
+    first = _json(console_server.url, "/moderation")
+    assert len(first["queue"]) == REVIEW_PAGE_SIZE and first["next"]
+    last = _json(console_server.url, f"/moderation?after={quote(first['next'])}")
+    assert last["next"] is None
+    paged = [m["message_id"] for m in first["queue"] + last["queue"]]
+    assert paged == newest_first  # each message once, none skipped, in order
+    assert first["counts"] == last["counts"] == {"flagged": REVIEW_PAGE_SIZE + 7, "hidden": 0}
+
+    # In the browser's HTML: the Next link leads to the rest, and the last page has none.
+    client, _ = clients(console_server.url, "vera")
+    html = client.get("/moderation").text
+    link = re.search(r'<a href="([^"]+)" id="next"', html)
+    assert link is not None and newest_first[REVIEW_PAGE_SIZE] not in html
+    rest = client.get(link[1].replace("&amp;", "&"))
+    assert rest.status_code == 200
+    assert all(m in rest.text for m in newest_first[REVIEW_PAGE_SIZE:])
+    assert newest_first[REVIEW_PAGE_SIZE - 1] not in rest.text and 'id="next"' not in rest.text
+
+    for bad in ("garbage", "2026-01-01T00:00:00Z~not-a-uuid"):
+        reply = httpx.get(
+            f"{console_server.url}/moderation?after={quote(bad)}&format=json", auth=basic("vera")
+        )
+        assert reply.status_code == 400 and reply.json()["error"].startswith("bad filter after:")
 
 
 def test_reveal_needs_an_operator_a_reason_and_the_csrf_token_and_is_audited(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from tests.common_support import wait_until
 from tests.console.conftest import PASSWORD, basic
 from tests.console.console_support import add_run, audit_rows, count
+from yoked_actors.console.app import PAGE_SIZE
 from yoked_actors.models.runs import JobRun
 
 OPEN: list[httpx.Client] = []
@@ -107,6 +109,24 @@ def test_scripts_use_basic_auth_and_json(console_server, users, rabbitmq_broker)
     wait_until(lambda: count(JobRun, JobRun.replay_of == dead) == 1, what="the replay's run row")
     anonymous = httpx.get(f"{console_server.url}/runs?format=json")
     assert anonymous.status_code == 401 and "www-authenticate" not in anonymous.headers
+
+
+def test_runs_page_through_every_match_once_newest_first(console_server, users):
+    made = [add_run(status="dead", minutes_ago=m) for m in range(PAGE_SIZE + 3)]
+    other = add_run(status="succeeded")  # filtered out on every page
+    pages, after = [], ""
+    while True:
+        query = f"status=dead{after}&format=json"
+        page = httpx.get(f"{console_server.url}/runs?{query}", auth=basic("vera")).json()
+        pages.append([r["message_id"] for r in page["runs"]])
+        if page["next"] is None:
+            break
+        assert page["filters"] == {"status": "dead"}  # the next page keeps the filters
+        after = f"&after={quote(page['next'])}"
+    listed = [message_id for p in pages for message_id in p]
+    assert [len(p) for p in pages] == [PAGE_SIZE, 3]
+    assert listed == made  # made 0, 1, 2 ... minutes ago: newest first already
+    assert other not in listed
 
 
 def test_login_attempts_are_rate_limited(console_server, users):

@@ -9,7 +9,7 @@ role, CSRF, a reason, an audit row naming the message), and only in that action'
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,12 +20,13 @@ from yoked_actors.clock import utc_now
 from yoked_actors.console import actions
 from yoked_actors.console.auth import Principal
 from yoked_actors.console.charts import chart
-from yoked_actors.console.filters import FilterError, parse_time, rfc3339
+from yoked_actors.console.filters import FilterError, page_of, parse_cursor, parse_time, rfc3339
 from yoked_actors.console.store import domain as domain_store
 from yoked_actors.console.web import HTTPProblem, page
 from yoked_actors.models.notifications import DELIVERY_STATES
 
-REVIEW_LIMIT = 200
+#: Review queue rows a page (the Next link pages on, newest first).
+REVIEW_PAGE_SIZE = 200
 TOP_ERRORS = 10
 METRIC_DAYS = 30
 #: The charts of the metrics page: (metric, label, kind). Counts are bars, rates a line.
@@ -74,10 +75,17 @@ def matching_page(session: Session, days: int) -> dict[str, Any]:
     return {"days": days, "since": since.isoformat(), "runs": rows}
 
 
-def moderation_page(session: Session) -> dict[str, Any]:
+def moderation_page(
+    session: Session, after: tuple[datetime, uuid.UUID] | None, limit: int = REVIEW_PAGE_SIZE
+) -> dict[str, Any]:
+    rows, next_cursor = page_of(
+        domain_store.review_queue(session, after=after, limit=limit + 1),
+        limit,
+        lambda r: (r.created_at, r.message_id),
+    )
     return {
         "counts": domain_store.review_counts(session),
-        "limit": REVIEW_LIMIT,
+        "limit": limit,
         "queue": [
             {
                 "message_id": str(r.message_id),
@@ -89,9 +97,21 @@ def moderation_page(session: Session) -> dict[str, Any]:
                 "created_at": r.created_at,
                 "review": r.review,
             }
-            for r in domain_store.review_queue(session, REVIEW_LIMIT)
+            for r in rows
         ],
+        "next": next_cursor,
     }
+
+
+def _review_cursor(request: Request) -> tuple[datetime, uuid.UUID] | None:
+    raw = request.query_params.get("after")
+    if not raw:
+        return None
+    at, message_id = parse_cursor(raw)
+    try:
+        return at, uuid.UUID(message_id)
+    except ValueError:
+        raise FilterError("after", "not a page cursor (use the Next link)") from None
 
 
 def deliveries_page(session: Session, since_raw: str) -> dict[str, Any]:
@@ -139,7 +159,10 @@ async def matching(request: Request) -> Response:
 
 
 async def moderation(request: Request) -> Response:
-    return await page(request, "moderation.html", lambda s, who: moderation_page(s))
+    def build(session: Session, who: Principal) -> dict[str, Any]:
+        return moderation_page(session, _review_cursor(request))
+
+    return await page(request, "moderation.html", build)
 
 
 async def deliveries(request: Request) -> Response:

@@ -1,4 +1,5 @@
-"""The runs filters as typed in a URL or on the command line, checked before any query.
+"""The runs filters as typed in a URL or on the command line, checked before any query, and
+the keyset cursor of every paged list (runs, the review queue).
 
 Pure: a malformed value raises :class:`FilterError` naming the filter (the console answers 400,
 the CLI exits 2). Times take one syntax everywhere: ``15m``, ``2h``, ``7d``, ``1w`` (ago) or an
@@ -8,16 +9,18 @@ ISO 8601 time (UTC unless it says); output times are RFC 3339 in UTC with ``Z``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from yoked_actors import timespec
 from yoked_actors.console.store import RunFilter
 from yoked_actors.runs.events import STATUS_RANK
 from yoked_actors.timespec import plain, rfc3339
 
-__all__ = ["FilterError", "parse_filter", "parse_time", "plain", "rfc3339"]
+__all__ = ["FilterError", "page_of", "parse_filter", "parse_time", "plain", "rfc3339"]
+
+Row = TypeVar("Row")
 
 #: Identifiers (actor, queue, error type) are dotted names; anything else is refused up front.
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$")
@@ -92,15 +95,27 @@ def filter_params(f: RunFilter) -> dict[str, str]:
 
 
 def parse_cursor(raw: str) -> tuple[datetime, str]:
-    """The keyset cursor ``<RFC 3339 time>~<message id>`` of the next page."""
+    """The keyset cursor ``<RFC 3339 time>~<id>`` of the next page (the id is checked by the
+    page that reads it)."""
     stamp, sep, message_id = raw.partition("~")
     if not sep or not message_id:
         raise FilterError("after", "not a page cursor (use the Next link)")
     return parse_time(stamp, name="after"), _text("after", message_id)
 
 
-def cursor(updated_at: datetime, message_id: str) -> str:
-    return f"{rfc3339_us(updated_at)}~{message_id}"
+def cursor(at: datetime, row_id: object) -> str:
+    return f"{rfc3339_us(at)}~{row_id}"
+
+
+def page_of(
+    rows: Sequence[Row], limit: int, key: Callable[[Row], tuple[datetime, object]]
+) -> tuple[list[Row], str | None]:
+    """Keyset paging, for every paged list: ``rows`` were fetched newest first as ``limit + 1``
+    after the cursor; returns the page and the cursor of the next one (None: the last page).
+    ``key`` gives a row's (time, id), the order the store query sorts and compares by."""
+    page = list(rows[:limit])
+    more = len(rows) > limit and page
+    return page, cursor(*key(page[-1])) if more else None
 
 
 def rfc3339_us(value: datetime) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from yoked_actors.console import store
-from yoked_actors.console.filters import cursor, filter_params
+from yoked_actors.console.filters import filter_params, page_of
 from yoked_actors.models.runs import JobRun
 from yoked_actors.runs.events import REPLAYABLE_STATUSES
 from yoked_actors.runs.history import run_as_dict
@@ -89,10 +89,11 @@ def overview(session: Session, settings: Settings, now: datetime) -> dict[str, A
 def runs_page(
     session: Session, f: store.RunFilter, after: tuple[datetime, str] | None, limit: int
 ) -> dict[str, Any]:
-    rows = store.page_runs(session, f, after=after, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = cursor(rows[-1].updated_at, rows[-1].message_id) if more and rows else None
+    rows, next_cursor = page_of(
+        store.page_runs(session, f, after=after, limit=limit + 1),
+        limit,
+        lambda r: (r.updated_at, r.message_id),
+    )
     return {
         "filters": filter_params(f),
         "runs": [run_as_dict(r) | {"updated_at": r.updated_at} for r in rows],

@@ -37,22 +37,27 @@ def matching_runs(session: Session, since: date, limit: int = 500) -> Sequence[M
     ).all()
 
 
-def review_queue(session: Session, limit: int) -> Sequence[Any]:
-    """Flagged and hidden messages, newest first: ids, decision, categories, time and the
-    review's outcome if a person decided it (moderation/review.py), never the text."""
+def review_queue(
+    session: Session, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> Sequence[Any]:
+    """Flagged and hidden messages, newest first, after the keyset ``after`` (created_at,
+    message_id): ids, decision, categories, time and the review's outcome if a person decided
+    it (moderation/review.py), never the text."""
+    keyset = "AND (r.created_at, r.message_id) < (:after_at, :after_id)" if after else ""
+    after_at, after_id = after or (None, None)
     return sql.execute(
         session,
-        """
+        f"""
         SELECT r.message_id, r.sender_id, r.decision, r.categories, r.signals, r.source,
                r.created_at, d.outcome AS review
         FROM moderation_results AS r
         LEFT JOIN moderation_review_decisions AS d
           ON d.message_id = r.message_id AND d.subject = 'verdict'
-        WHERE r.decision IN ('flagged', 'hidden')
-        ORDER BY r.created_at DESC, r.message_id
+        WHERE r.decision IN ('flagged', 'hidden') {keyset}
+        ORDER BY r.created_at DESC, r.message_id DESC
         LIMIT :limit
         """,
-        {"limit": limit},
+        {"after_at": after_at, "after_id": after_id, "limit": limit},
     )
 
 
