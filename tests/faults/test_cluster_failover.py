@@ -11,42 +11,30 @@ applied effects after the kill is measured and printed.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from itertools import pairwise
 from pathlib import Path
 
-import dramatiq
-import fault_actors
-import psycopg
 import pytest
 from fault_support import (
-    FAULT_JOB,
     FAULT_QUEUE,
+    SERVER_STOPPED,
     Report,
     applied_by,
     create_effects_table,
     effects,
     fault_message,
-    plain,
     queue_depth,
+    traffic,
     wait_until,
     worker_process,
 )
 from rabbit_cluster import rabbit_cluster
 
-from yoked_actors.broker import middleware_stack, rabbitmq_broker, use_broker
-from yoked_actors.jobs import JOBS
-from yoked_actors.runs.outbox import Relay
+from yoked_actors.broker import middleware_stack, rabbitmq_broker
 from yoked_actors.settings import load_settings
 
-pytestmark = [
-    pytest.mark.faults,
-    pytest.mark.timeout(420),
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(420), *SERVER_STOPPED]
 
 JOBS_SENT = 2_000
 OUTBOX_ROWS = 150
@@ -67,11 +55,8 @@ def test_leader_node_killed_while_publishing_and_consuming(
 ) -> None:
     create_effects_table(database_url)
     report = Report("RabbitMQ cluster: queue leader SIGKILLed and restarted (quorum queues)")
-    accepted: set[str] = set()
-    sent_at: list[float] = []  # Unix times of confirmed sends
-    send_errors = 0
     outbox_keys = {f"outbox-{i:03d}" for i in range(OUTBOX_ROWS)}
-    previous_broker = dramatiq.get_broker()
+    messages = [fault_message(f"ha-{i:04d}") for i in range(JOBS_SENT)]
     with rabbit_cluster(3) as cluster:
         # The producer, the relay and worker 1 start at node 1 (RABBITMQ_NODE_ORDER=listed),
         # where the queue is declared: its leader, the node killed below. They must fail over;
@@ -81,89 +66,48 @@ def test_leader_node_killed_while_publishing_and_consuming(
         settings = load_settings(env)
         producer = rabbitmq_broker(settings, [])
         producer.declare_queue(FAULT_QUEUE, ensure=True)
-        relay_broker = rabbitmq_broker(settings, middleware_stack(settings))
-        use_broker(relay_broker)
-        fault_actors.declare()
-        relay = Relay(poll_interval_s=1.0, max_backoff_s=2.0)
-        stop = threading.Event()
-
-        def produce() -> None:
-            nonlocal send_errors
-            for i in range(JOBS_SENT):
-                message = fault_message(f"ha-{i:04d}")
-                while not stop.is_set():
-                    try:
-                        producer.enqueue(message)  # a retried send keeps its message id and key
-                        accepted.add(message.kwargs["key"])
-                        sent_at.append(time.time())
-                        break
-                    except Exception:
-                        send_errors += 1
-                        time.sleep(0.2)
-                time.sleep(0.008)
-
-        def fill_outbox() -> None:
-            with psycopg.connect(plain(database_url), autocommit=True) as connection:
-                for key in sorted(outbox_keys):
-                    connection.execute(
-                        "INSERT INTO outbox (actor, payload) VALUES (%s, %s)",
-                        (FAULT_JOB, json.dumps({"key": key})),
-                    )
-                    time.sleep(0.08)
-
-        threads = [
-            threading.Thread(target=f, daemon=True) for f in (produce, fill_outbox, relay.run)
-        ]
         first = {**listed, "FAULT_WORKER": "w1"}
         quorum = {"RABBITMQ_QUEUE_TYPE": "quorum", "FAULT_WORKER": "w2"}
-        try:
-            with (
-                worker_process(
-                    database_url, cluster.rabbitmq_url, tmp_path / "w1.log", **first
-                ) as w1,
-                worker_process(
-                    database_url, cluster.rabbitmq_url, tmp_path / "w2.log", **quorum
-                ) as w2,
-            ):
-                leader, members = cluster.queue_members(FAULT_QUEUE, cluster.nodes[0])
-                assert len(members) == 3, members
-                assert leader == cluster.nodes[0].node  # declared there: it leads the queue
-                for thread in threads:
-                    thread.start()
-                wait_until(lambda: len(accepted) >= 400, 120, "400 jobs sent before the kill")
-                victim = cluster.node_named(leader)
-                killed = time.time()
-                victim.kill9()
-                survivor = next(n for n in cluster.nodes if n is not victim)
-                wait_until(lambda: len(accepted) >= 1_200, 120, "sending goes on")
-                new_leader, _ = cluster.queue_members(FAULT_QUEUE, survivor)
-                victim.start()
-                restarted = time.time()
-                threads[0].join(timeout=300)
-                threads[1].join(timeout=120)
-                accepted |= outbox_keys
-                wait_until(
-                    lambda: (
-                        accepted <= set(effects(database_url)) and queue_depth(survivor.url) == 0
-                    ),
-                    180,
-                    "every accepted job applied and the queue empty",
-                )
-                drained = time.time()
-                _, members_after = cluster.queue_members(FAULT_QUEUE, victim)
-                assert w1.alive() and w2.alive()
-        finally:
-            stop.set()
-            relay.stop()
-            for thread in threads:
-                if thread.ident is not None:
-                    thread.join(timeout=30)
-            JOBS.pop(FAULT_JOB, None)
-            use_broker(previous_broker)
-            relay_broker.close()
-            producer.close()
+        with (
+            traffic(
+                database_url,
+                producer,
+                rabbitmq_broker(settings, middleware_stack(settings)),
+                messages,
+                outbox_keys,
+                send_pause_s=0.008,
+                retry_pause_s=0.2,
+                outbox_pause_s=0.08,
+            ) as load,
+            worker_process(database_url, cluster.rabbitmq_url, tmp_path / "w1.log", **first) as w1,
+            worker_process(database_url, cluster.rabbitmq_url, tmp_path / "w2.log", **quorum) as w2,
+        ):
+            leader, members = cluster.queue_members(FAULT_QUEUE, cluster.nodes[0])
+            assert len(members) == 3, members
+            assert leader == cluster.nodes[0].node  # declared there: it leads the queue
+            load.start()
+            wait_until(lambda: len(load.sent_at) >= 400, 120, "400 jobs sent before the kill")
+            victim = cluster.node_named(leader)
+            killed = time.time()
+            victim.kill9()
+            survivor = next(n for n in cluster.nodes if n is not victim)
+            wait_until(lambda: len(load.sent_at) >= 1_200, 120, "sending goes on")
+            new_leader, _ = cluster.queue_members(FAULT_QUEUE, survivor)
+            victim.start()
+            restarted = time.time()
+            load.join_senders(timeout_s=300)
+            wait_until(
+                lambda: (
+                    load.accepted <= set(effects(database_url)) and queue_depth(survivor.url) == 0
+                ),
+                180,
+                "every accepted job applied and the queue empty",
+            )
+            drained = time.time()
+            _, members_after = cluster.queue_members(FAULT_QUEUE, victim)
+            assert w1.alive() and w2.alive()
 
-    producer_pause = _longest_pause_after(sent_at, killed, restarted)
+    producer_pause = _longest_pause_after(load.sent_at, killed, restarted)
     # Each worker on its own: worker 1 was connected to the killed node and must reconnect.
     w1_pause = _longest_pause_after(applied_by(database_url, "w1"), killed, restarted)
     w2_pause = _longest_pause_after(applied_by(database_url, "w2"), killed, restarted)
@@ -178,12 +122,12 @@ def test_leader_node_killed_while_publishing_and_consuming(
         "worker2_back_s": round(w2_pause, 2),
         "node_down_s": round(restarted - killed, 1),
         "drained_after_restart_s": round(drained - restarted, 1),
-        "send_errors_retried": send_errors,
-        "relayed": relay.totals.sent,
+        "send_errors_retried": load.send_errors,
+        "relayed": load.relay.totals.sent,
     }
-    report.check(database_url, accepted)
-    assert len(accepted) == JOBS_SENT + OUTBOX_ROWS
-    assert relay.totals.sent == OUTBOX_ROWS
+    report.check(database_url, load.accepted)
+    assert len(load.accepted) == JOBS_SENT + OUTBOX_ROWS
+    assert load.relay.totals.sent == OUTBOX_ROWS
     assert new_leader != leader
     assert len(members_after) == 3
     assert producer_pause < BACK_WITHIN_S, f"producer stalled {producer_pause:.1f} s"

@@ -10,60 +10,39 @@ figures (sent / effects present / duplicates / recovery time). Run them alone wi
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
-import dramatiq
-import fault_actors
 import pika
-import psycopg
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from fault_support import (
     FAULT_JOB,
     FAULT_QUEUE,
+    SERVER_STOPPED,
     PrivatePostgres,
     Report,
     create_effects_table,
     effects,
     fault_message,
-    plain,
+    fresh_start,
     private_rabbit,
     producer_broker,
     queue_depth,
     run_rows,
+    traffic,
     wait_until,
     worker_process,
 )
 
-from yoked_actors.broker import middleware_stack, use_broker
-from yoked_actors.jobs import JOBS
-from yoked_actors.runs.outbox import Relay
+from yoked_actors.broker import middleware_stack
 from yoked_actors.settings import load_settings
 
-pytestmark = [
-    pytest.mark.faults,
-    pytest.mark.timeout(240),
-    # Connections to a server stopped on purpose die unclosed and are collected later.
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(240), *SERVER_STOPPED]
 
 #: How long scenario 3 keeps PostgreSQL down: short enough for the suite, longer than any single
 #: backoff step of the run recorder and the retry policy (5 s).
 POSTGRES_OUTAGE_S = 20
-
-
-def _purge(rabbitmq_url: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
-    channel = connection.channel()
-    for name in (FAULT_QUEUE, f"{FAULT_QUEUE}.DQ", f"{FAULT_QUEUE}.XQ"):
-        try:
-            channel.queue_purge(name)
-        except pika.exceptions.ChannelClosedByBroker:
-            channel = connection.channel()
-    connection.close()
 
 
 def _not_terminal(database_url: str) -> int:
@@ -77,9 +56,7 @@ def _drained(database_url: str, rabbitmq_url: str, keys: set[str]) -> bool:
 def test_worker_killed_three_times_mid_run(
     database_url: str, rabbitmq_url: str, tmp_path: Path
 ) -> None:
-    create_effects_table(database_url)
-    producer_broker(rabbitmq_url).close()
-    _purge(rabbitmq_url)
+    fresh_start(database_url, rabbitmq_url)
     report = Report("kill-9 worker x3, 200 jobs")
     keys = {f"kill-{i:03d}" for i in range(200)}
     broker = producer_broker(rabbitmq_url)
@@ -116,96 +93,57 @@ def test_rabbitmq_restarted_while_producing_and_consuming(
     """A producer sends 400 messages and the outbox gets 150 rows while RabbitMQ restarts."""
     create_effects_table(database_url)
     report = Report("RabbitMQ restart under load (direct sends + outbox relay)")
-    accepted: set[str] = set()
     outbox_keys = {f"outbox-{i:03d}" for i in range(150)}
-    send_errors = 0
-    previous_broker = dramatiq.get_broker()
+    messages = [fault_message(f"rmq-{i:03d}", work_ms=20) for i in range(400)]
     with private_rabbit() as rabbit:
-        broker = producer_broker(rabbit.url)
-        stop = threading.Event()
-
-        def produce() -> None:
-            nonlocal send_errors
-            for i in range(400):
-                if stop.is_set():
-                    return
-                message = fault_message(f"rmq-{i:03d}", work_ms=20)
-                deadline = time.monotonic() + 90
-                while time.monotonic() < deadline:
-                    try:
-                        broker.enqueue(message)  # a retried send keeps its message id and key
-                        accepted.add(message.kwargs["key"])
-                        break
-                    except Exception:
-                        send_errors += 1
-                        time.sleep(0.5)
-                time.sleep(0.02)
-
-        def fill_outbox() -> None:
-            # The API's way: plain SQL in its own transactions, whatever RabbitMQ is doing.
-            with psycopg.connect(plain(database_url), autocommit=True) as connection:
-                for key in sorted(outbox_keys):
-                    connection.execute(
-                        "INSERT INTO outbox (actor, payload) VALUES (%s, %s)",
-                        (FAULT_JOB, json.dumps({"key": key})),
-                    )
-                    time.sleep(0.05)
-
         # The outbox relay, in this process, publishing to the private node.
         settings = load_settings({"DATABASE_URL": database_url, "RABBITMQ_URL": rabbit.url})
         relay_broker = RabbitmqBroker(
             url=rabbit.url, confirm_delivery=True, middleware=middleware_stack(settings)
         )
-        use_broker(relay_broker)
-        fault_actors.declare()
-        relay = Relay(poll_interval_s=1.0, max_backoff_s=2.0)
-        threads = [threading.Thread(target=f) for f in (produce, fill_outbox, relay.run)]
-        try:
-            with worker_process(database_url, rabbit.url, tmp_path / "worker.log") as worker:
-                for thread in threads:
-                    thread.start()
-                time.sleep(3)
-                rabbit.stop()
-                time.sleep(2)
-                rabbit.start()
-                restarted = time.monotonic()
-                threads[0].join(timeout=120)
-                threads[1].join(timeout=120)
-                accepted |= outbox_keys
-                wait_until(
-                    lambda: _drained(database_url, rabbit.url, accepted),
-                    120,
-                    "all accepted effects after the restart",
-                )
-                report.recovery_s = time.monotonic() - restarted
-                assert worker.alive()
-        finally:
-            stop.set()
-            relay.stop()
-            for thread in threads:
-                if thread.ident is not None:  # started
-                    thread.join(timeout=30)
-            JOBS.pop(FAULT_JOB, None)
-            use_broker(previous_broker)
-            relay_broker.close()
-            broker.close()
+        with (
+            traffic(
+                database_url,
+                producer_broker(rabbit.url),
+                relay_broker,
+                messages,
+                outbox_keys,
+                send_pause_s=0.02,
+                retry_pause_s=0.5,
+                outbox_pause_s=0.05,
+                give_up_after_s=90,
+            ) as load,
+            worker_process(database_url, rabbit.url, tmp_path / "worker.log") as worker,
+        ):
+            load.start()
+            time.sleep(3)
+            rabbit.stop()
+            time.sleep(2)
+            rabbit.start()
+            restarted = time.monotonic()
+            load.join_senders(timeout_s=120)
+            wait_until(
+                lambda: _drained(database_url, rabbit.url, load.accepted),
+                120,
+                "all accepted effects after the restart",
+            )
+            report.recovery_s = time.monotonic() - restarted
+            assert worker.alive()
     report.notes = {
-        "send_errors_retried": send_errors,
+        "send_errors_retried": load.send_errors,
         "outbox_rows": len(outbox_keys),
-        "relayed": relay.totals.sent,
+        "relayed": load.relay.totals.sent,
     }
-    report.check(database_url, accepted)
-    assert len(accepted) == 400 + len(outbox_keys)
-    assert relay.totals.sent == len(outbox_keys)  # each row published once
+    report.check(database_url, load.accepted)
+    assert len(load.accepted) == 400 + len(outbox_keys)
+    assert load.relay.totals.sent == len(outbox_keys)  # each row published once
 
 
 def test_postgres_stopped_while_jobs_run(rabbitmq_url: str, tmp_path: Path) -> None:
     postgres = PrivatePostgres()
     try:
         url = postgres.url
-        create_effects_table(url)
-        producer_broker(rabbitmq_url).close()
-        _purge(rabbitmq_url)
+        fresh_start(url, rabbitmq_url)
         report = Report(f"PostgreSQL stopped {POSTGRES_OUTAGE_S} s")
         keys = {f"pg-{i:03d}" for i in range(100)}
         broker = producer_broker(rabbitmq_url)
@@ -255,9 +193,7 @@ def _envelope(**overrides: object) -> dict[str, object]:
 def test_malformed_messages_are_dead_lettered_with_a_reason(
     database_url: str, rabbitmq_url: str, tmp_path: Path
 ) -> None:
-    create_effects_table(database_url)
-    producer_broker(rabbitmq_url).close()
-    _purge(rabbitmq_url)
+    fresh_start(database_url, rabbitmq_url)
     with_ids = {  # message id -> (body, the reason the run history must give)
         "bad-actor": (_envelope(actor_name="nope.nothing"), "ActorNotFound"),
         "bad-type": (_envelope(kwargs={"key": 123}), "key: Input should be a valid string"),
@@ -322,9 +258,7 @@ def test_malformed_messages_are_dead_lettered_with_a_reason(
 def test_a_job_blocked_in_the_database_is_bounded_by_statement_timeout(
     database_url: str, rabbitmq_url: str, tmp_path: Path
 ) -> None:
-    create_effects_table(database_url)
-    producer_broker(rabbitmq_url).close()
-    _purge(rabbitmq_url)
+    fresh_start(database_url, rabbitmq_url)
     report = Report("DB call blocking past the time limit")
     broker = producer_broker(rabbitmq_url)
     with worker_process(

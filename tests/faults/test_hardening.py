@@ -16,15 +16,16 @@ import psycopg
 import pytest
 from fault_actors import SLOW_JOB
 from fault_support import (
-    FAULT_QUEUE,
     Report,
-    create_effects_table,
     effects,
     fault_message,
+    fresh_start,
     plain,
     producer_broker,
+    purge,
     queue_depth,
     run_rows,
+    seed_chat,
     wait_until,
     worker_process,
 )
@@ -32,47 +33,6 @@ from fault_support import (
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 
 MODERATION_QUEUE = "moderation"
-
-
-def _purge(rabbitmq_url: str, *queues: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
-    channel = connection.channel()
-    for queue in queues:
-        for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
-            try:
-                channel.queue_purge(name)
-            except pika.exceptions.ChannelClosedByBroker:
-                channel = connection.channel()
-    connection.close()
-
-
-def _chat(database_url: str, count: int, *, every_flagged: int = 10) -> list[tuple[str, str, str]]:
-    """``count`` messages as the API stores them: rows of (id, content, sender id)."""
-    rows = []
-    with psycopg.connect(plain(database_url), autocommit=True) as connection:
-        senders = [
-            str(r[0])
-            for r in connection.execute(
-                "INSERT INTO users (id) SELECT gen_random_uuid() FROM generate_series(1, 200) "
-                "RETURNING id"
-            ).fetchall()
-        ]
-        with (
-            connection.cursor() as cursor,
-            cursor.copy("COPY messages (id, sender_id, recipient_id, content) FROM STDIN") as copy,
-        ):
-            for i in range(count):
-                sender = senders[i % len(senders)]
-                recipient = senders[(i + 1) % len(senders)]
-                content = (
-                    f"venmo me $50 at @gymbro{i} now"
-                    if i % every_flagged == 0
-                    else f"see you at the gym at {i % 12 + 1}?"
-                )
-                message_id = str(uuid.uuid4())
-                copy.write_row((message_id, sender, recipient, content))
-                rows.append((message_id, content, sender))
-    return rows
 
 
 def _publish_events(rabbitmq_url: str, rows: list[tuple[str, str, str]]) -> set[str]:
@@ -160,14 +120,14 @@ def test_every_run_on_record_through_three_sigkills(
     message judged once, and every message in job_runs with a final status."""
     _truncate_chat(database_url)
     report = Report("SIGKILL of worker children x3, 3000 message.sent: run history complete")
-    rows = _chat(database_url, 3_000)
+    rows = seed_chat(database_url, 3_000, flag_every=10)
     ids = [r[0] for r in rows]
     with worker_process(database_url, rabbitmq_url, tmp_path / "worker.log") as worker:
         # The worker declared the queues; stopped while the events are published, it finds
         # them all waiting, so each kill below lands in the middle of the run (a worker that
         # kept pace with the publisher left nothing to kill on a quiet machine).
         worker.terminate()
-        _purge(rabbitmq_url, MODERATION_QUEUE)
+        purge(rabbitmq_url, MODERATION_QUEUE)
         message_ids = _publish_events(rabbitmq_url, rows)
         started = time.monotonic()
         worker.start()
@@ -215,9 +175,7 @@ def test_sigterm_lets_jobs_finish_and_requeues_the_rest_without_a_retry(
 ) -> None:
     """SIGTERM during 500 jobs: every effect once, no retry consumed, nothing failed; the jobs
     still running when the grace period ends are recorded interrupted and run again."""
-    create_effects_table(database_url)
-    producer_broker(rabbitmq_url).close()
-    _purge(rabbitmq_url, FAULT_QUEUE)
+    fresh_start(database_url, rabbitmq_url)
     report = Report("SIGTERM during 500 jobs (grace 3 s, 20 jobs of 5 s)")
     keys = [f"term-{i:03d}" for i in range(500)]
     broker = producer_broker(rabbitmq_url)

@@ -11,13 +11,12 @@ import json
 import shutil
 import subprocess
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from fault_support import plain, private_rabbit, wait_until, worker_process
+from fault_support import plain, private_rabbit, seed_chat, wait_until, worker_process
 from rabbit_cluster import rabbit_cluster
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
@@ -33,30 +32,6 @@ def _node() -> str:
     if not (CLIENT / "node_modules" / "amqplib").is_dir():
         pytest.fail("clients/typescript is not installed: run `npm ci --prefix clients/typescript`")
     return node
-
-
-def _chat(database_url: str, count: int) -> list[list[str]]:
-    """``count`` chat messages stored as the API stores them: [id, content, sender id]."""
-    rows = []
-    with psycopg.connect(plain(database_url), autocommit=True) as connection:
-        users = [
-            str(r[0])
-            for r in connection.execute(
-                "INSERT INTO users (id) SELECT gen_random_uuid() FROM generate_series(1, 50) "
-                "RETURNING id"
-            ).fetchall()
-        ]
-        with (
-            connection.cursor() as cursor,
-            cursor.copy("COPY messages (id, sender_id, recipient_id, content) FROM STDIN") as copy,
-        ):
-            for i in range(count):
-                sender, recipient = users[i % 50], users[(i + 1) % 50]
-                content = f"see you at the gym at {i % 12 + 1}?"
-                message_id = str(uuid.uuid4())
-                copy.write_row((message_id, sender, recipient, content))
-                rows.append([message_id, content, sender])
-    return rows
 
 
 def _moderated(database_url: str, ids: list[str]) -> set[str]:
@@ -121,7 +96,7 @@ def _settled(emitter: subprocess.Popen[str], back_at: float) -> dict[str, Any]:
 
 def test_node_client_rides_out_a_rabbitmq_restart(database_url: str, tmp_path: Path) -> None:
     node = _node()
-    (tmp_path / "rows.json").write_text(json.dumps(_chat(database_url, 4_000)))
+    (tmp_path / "rows.json").write_text(json.dumps(seed_chat(database_url, 4_000, users=50)))
     with (
         private_rabbit() as rabbit,
         worker_process(database_url, rabbit.url, tmp_path / "worker.log") as worker,
@@ -159,7 +134,7 @@ def test_node_client_fails_over_when_its_cluster_node_dies(
     """Quorum queues on a three-node cluster, RABBITMQ_URL listing the three nodes: the node the
     client is connected to (the first listed, where the queue was declared) is SIGKILLed."""
     node = _node()
-    (tmp_path / "rows.json").write_text(json.dumps(_chat(database_url, 4_000)))
+    (tmp_path / "rows.json").write_text(json.dumps(seed_chat(database_url, 4_000, users=50)))
     listed = {"RABBITMQ_QUEUE_TYPE": "quorum", "RABBITMQ_NODE_ORDER": "listed"}
     with (
         rabbit_cluster(3) as cluster,
