@@ -313,15 +313,7 @@ class RunRecorder:
         (database unreachable) is tried once more at process exit; a recorder closed with
         nothing left is not flushed again then, when its owner may have dropped the database.
         """
-        self._stop_thread()
-        try:
-            self.flush()
-        except Exception as error:
-            logger.warning(
-                "run history: flush at close failed (%s), %d events kept for a last try at exit",
-                describe_error(error)[0],
-                self.pending_count(),
-            )
+        if not self._flush_stopped("flush at close", "kept for a last try at exit"):
             return
         with self._lock:
             if self._exit_hook and self._thread is None and not self._pending:
@@ -330,23 +322,28 @@ class RunRecorder:
 
     def _last_flush(self) -> None:
         """The exit hook: the last chance to write what is buffered."""
-        self._stop_thread()
-        try:
-            self.flush()
-        except Exception as error:
-            logger.warning(
-                "run history: final flush failed (%s), %d events lost",
-                describe_error(error)[0],
-                self.pending_count(),
-            )
+        self._flush_stopped("final flush", "lost")
 
-    def _stop_thread(self) -> None:
+    def _flush_stopped(self, what: str, unwritten: str) -> bool:
+        """Stop the flusher thread, then flush; False (and a WARNING) if the flush failed."""
         with self._lock:
             thread, self._thread = self._thread, None
             self._stop.set()
         self._wake.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
+        try:
+            self.flush()
+        except Exception as error:
+            logger.warning(
+                "run history: %s failed (%s), %d events %s",
+                what,
+                describe_error(error)[0],
+                self.pending_count(),
+                unwritten,
+            )
+            return False
+        return True
 
 
 #: The process's recorder, shared by every RunHistory middleware in it.
