@@ -1,9 +1,11 @@
-"""Expiration against rows that other transactions hold, on the real PostgreSQL (``clean_db``).
+"""Offer writes and expiration against what other transactions did, on the real PostgreSQL
+(``clean_db``).
 
-Expiration updates rows without locking them first; it must still never wait on a row an API
-write holds (the batch is redone skipping locked rows), and a lock that does not conflict with
-an update of the status (a foreign-key check from a new message takes ``FOR KEY SHARE``) must
-not keep an offer pending.
+Offers are inserted without ON CONFLICT first; a chunk holding a pair another worker already
+wrote must still end with exactly one copy of every offer. Expiration updates rows without
+locking them first; it must still never wait on a row an API write holds (the batch is redone
+skipping locked rows), and a lock that does not conflict with an update of the status (a
+foreign-key check from a new message takes ``FOR KEY SHARE``) must not keep an offer pending.
 """
 
 from __future__ import annotations
@@ -11,12 +13,40 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import delete, insert, select, text
 
-from tests.matching.test_matching_generation import DAY, NOW, offer, person, uid
+from tests.matching.test_matching_generation import (
+    DAY,
+    NOW,
+    TZ,
+    offer,
+    offer_rows,
+    person,
+    seed,
+    todays_offers,
+    uid,
+)
 from yoked_actors import db
-from yoked_actors.matching import expiration
+from yoked_actors.matching import expiration, generation
 from yoked_actors.models.contract import MatchOffer, User
+from yoked_actors.models.matching import MatchingRun
+
+
+def test_a_chunk_with_some_pairs_already_written_ends_with_one_copy_of_each(
+    clean_db: str,
+) -> None:
+    seed()
+    generation.generate(TZ, DAY, now=NOW)
+    expected = offer_rows()
+    assert len(expected) >= 4
+    # What a second worker racing this run leaves: every other offer of the day, no record.
+    with db.session_scope() as session:
+        offers = sorted(todays_offers(), key=lambda o: (o.user_a_id, o.user_b_id))
+        session.execute(delete(MatchOffer).where(MatchOffer.id.in_([o.id for o in offers[::2]])))
+        session.execute(delete(MatchingRun))
+    again = generation.generate(TZ, DAY, now=NOW, chunk_size=1_000)
+    assert offer_rows() == expected
+    assert again["offers_written"] == len(offers[::2])
 
 
 def seed_due(prefix: str, count: int) -> None:
@@ -33,9 +63,13 @@ def seed_due(prefix: str, count: int) -> None:
 
 def statuses(prefix: str, count: int) -> dict[int, str]:
     with db.session_scope() as session:
-        rows = session.execute(select(MatchOffer.user_a_id, MatchOffer.user_b_id, MatchOffer.status))
+        rows = session.execute(
+            select(MatchOffer.user_a_id, MatchOffer.user_b_id, MatchOffer.status)
+        )
         by_pair = {frozenset((a, b)): status for a, b, status in rows}
-    return {i: by_pair[frozenset((uid(f"{prefix}0"), uid(f"{prefix}{i}")))] for i in range(1, count + 1)}
+    return {
+        i: by_pair[frozenset((uid(f"{prefix}0"), uid(f"{prefix}{i}")))] for i in range(1, count + 1)
+    }
 
 
 def test_expiration_skips_a_row_another_transaction_holds(clean_db: str) -> None:
