@@ -300,8 +300,7 @@ def expire_offers(session: Session, now: datetime, batch: DueBatch) -> int:
         except psycopg.errors.LockNotAvailable:
             sql.execute_binary(cursor, "ROLLBACK TO SAVEPOINT expire_batch")
             sql.execute_binary(cursor, _EXPIRE_BATCH_SKIP_LOCKED, params)
-        expired = cursor.rowcount
-        return expired
+        return cursor.rowcount
 
 
 # ---------------------------------------------------------------- daily dispatch
