@@ -381,6 +381,14 @@ def main() -> None:
         if args.expire:
             with psycopg.connect(raw_url, autocommit=True) as conn:
                 seeded = seed_expiring(conn, args.expire)
+                # A million-row UPDATE's WAL and dirty pages depend on these (docs/matching.md).
+                settings = conn.execute(
+                    "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)"
+                    " FROM pg_settings WHERE name IN ('shared_buffers', 'wal_buffers',"
+                    " 'max_wal_size', 'checkpoint_timeout', 'wal_compression')"
+                ).fetchone()
+            shown = settings[0] if settings else "?"
+            print(f"server: {shown}; load average {os.getloadavg()[0]:.2f}")
             started = time.perf_counter()
             result = expiration.expire_due(NOW, batch_size=args.expire_batch, time_budget_s=600)
             took = time.perf_counter() - started

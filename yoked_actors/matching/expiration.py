@@ -3,10 +3,12 @@
 
 The due offers are split once (one transaction) into batches of ``batch_size`` consecutive
 ids, then each batch is expired by a primary-key range, each batch its own transaction,
-``WRITERS`` batches at a time. Each batch rechecks
-the status under ``FOR UPDATE SKIP LOCKED``: an offer answered meanwhile stays answered, and a
-row locked by a concurrent run or an API write is skipped, never waited on (the next run takes
-it). Batches stop starting once the time budget is spent (the first batch always runs).
+``WRITERS`` batches at a time. Each batch is one plain UPDATE whose condition PostgreSQL
+rechecks on a row changed meanwhile: an offer answered meanwhile stays answered. A row locked
+by a concurrent run or an API write for longer than ``store.EXPIRE_LOCK_WAIT`` makes the batch
+start again skipping locked rows (``SKIP LOCKED``): it is never waited on longer, and the next
+run takes it. Batches stop starting once the time budget is spent (the first batch always
+runs).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import psycopg
 from sqlalchemy.orm import Session
 
 from yoked_actors import sql
@@ -140,7 +141,7 @@ _OFFER_ROWS = (
 )
 _OFFER_COLUMNS = ("a", "b", "s", "km", "sc", "di", "go", "le", "gy")
 
-_INSERT_OFFERS = """
+_INSERT_NEW_OFFERS = """
 INSERT INTO match_offers (user_a_id, user_b_id, local_date, timezone, score, reasons, status,
                           created_at, expires_at)
 SELECT a, b, :local_date, :timezone, s,
@@ -148,8 +149,12 @@ SELECT a, b, :local_date, :timezone, s,
                           'distance', di, 'goals', go, 'level', le, 'gym', gy = 1),
        'pending', :as_of, :expires_at
 FROM offer_rows
-ON CONFLICT (user_a_id, user_b_id, local_date) DO NOTHING
 """
+
+# The same, skipping pairs already offered for the day. ON CONFLICT costs a speculative
+# insertion per row (an extra index probe and WAL record: a quarter of the insert's time,
+# docs/matching.md "Writing offers"), so it only runs for a chunk that has such a pair.
+_INSERT_OFFERS = _INSERT_NEW_OFFERS + "ON CONFLICT (user_a_id, user_b_id, local_date) DO NOTHING\n"
 
 _NOTIFICATION_ROWS = "CREATE TEMP TABLE notification_rows (u uuid, n int4, d date) ON COMMIT DROP"
 _NOTIFICATION_COLUMNS = ("u", "n", "d")
@@ -202,7 +207,15 @@ def insert_offers(
     with sql.driver_cursor(session, named_rows=False) as cursor:
         sql.execute_binary(cursor, _OFFER_ROWS)
         sql.copy_arrays(cursor, "offer_rows", _OFFER_COLUMNS, arrays)
-        sql.execute_binary(cursor, _INSERT_OFFERS, params)
+        # A first attempt's chunk has no pair already offered: plain INSERT. A retried chunk
+        # (or a pair a concurrent run wrote) fails at once on the unique key; it is then
+        # inserted again, skipping what is there.
+        sql.execute_binary(cursor, "SAVEPOINT new_offers")
+        try:
+            sql.execute_binary(cursor, _INSERT_NEW_OFFERS, params)
+        except psycopg.errors.UniqueViolation:
+            sql.execute_binary(cursor, "ROLLBACK TO SAVEPOINT new_offers")
+            sql.execute_binary(cursor, _INSERT_OFFERS, params)
         return cursor.rowcount
 
 
@@ -236,13 +249,26 @@ SELECT min(id), max(id), count(*)::int FROM (
 GROUP BY batch ORDER BY batch
 """
 
+# A plain UPDATE: the status is rechecked on a row another transaction changed meanwhile, so an
+# offer answered meanwhile stays answered. Locking each row first (FOR UPDATE SKIP LOCKED) would
+# cost one more WAL record and heap write per row (docs/matching.md, "Expiration"), so that is
+# only the fallback when a row stays locked longer than EXPIRE_LOCK_WAIT.
 _EXPIRE_BATCH = """
+UPDATE match_offers SET status = 'expired', expired_at = :now
+WHERE id BETWEEN :first AND :last AND status = 'pending' AND expires_at <= :now
+"""
+
+_EXPIRE_BATCH_SKIP_LOCKED = """
 UPDATE match_offers AS m SET status = 'expired', expired_at = :now
 FROM (SELECT id FROM match_offers
       WHERE id BETWEEN :first AND :last AND status = 'pending' AND expires_at <= :now
-      FOR UPDATE SKIP LOCKED) AS due
+      FOR NO KEY UPDATE SKIP LOCKED) AS due
 WHERE m.id = due.id
 """
+
+#: How long a batch waits for a row someone else has locked before it starts again, skipping
+#: locked rows. An API write holds its row for milliseconds.
+EXPIRE_LOCK_WAIT = "200ms"
 
 
 @dataclass(frozen=True)
@@ -262,11 +288,18 @@ def due_batches(session: Session, now: datetime, batch_size: int, limit: int) ->
 
 
 def expire_offers(session: Session, now: datetime, batch: DueBatch) -> int:
-    """Expire the offers of ``batch`` that are still pending and due, skipping rows locked by
-    someone else (never waiting). Returns the offers expired."""
+    """Expire the offers of ``batch`` that are still pending and due. A row locked by someone
+    else for longer than ``EXPIRE_LOCK_WAIT`` is skipped (the batch is redone skipping every
+    locked row), never waited on longer. Returns the offers expired."""
     params = {"now": now, "first": batch.first, "last": batch.last}
     with sql.driver_cursor(session, named_rows=False) as cursor:
-        sql.execute_binary(cursor, _EXPIRE_BATCH, params)
+        sql.execute_binary(cursor, "SAVEPOINT expire_batch")
+        sql.execute_binary(cursor, f"SET LOCAL lock_timeout = '{EXPIRE_LOCK_WAIT}'")
+        try:
+            sql.execute_binary(cursor, _EXPIRE_BATCH, params)
+        except psycopg.errors.LockNotAvailable:
+            sql.execute_binary(cursor, "ROLLBACK TO SAVEPOINT expire_batch")
+            sql.execute_binary(cursor, _EXPIRE_BATCH_SKIP_LOCKED, params)
         return cursor.rowcount
 
 
