@@ -41,67 +41,92 @@ def active_since(now: datetime) -> datetime:
 
 # ---------------------------------------------------------------- read
 
-# The run's people: its subjects (eligible users of the timezone) and the eligible users of
-# other timezones inside the subjects' bounding box widened by their largest max distance.
-_PEOPLE = f"""
-CREATE TEMP TABLE run_people ON COMMIT DROP AS
-WITH eligible AS MATERIALIZED (
-    SELECT id, timezone, lat, lon, least(max_distance_km, :max_km) AS max_km, gender,
-           seeking_genders, extract(year FROM age(:local_date::date, birthdate))::int AS age,
-           age_min, age_max, level, availability, coalesce(gym_id, -1) AS gym,
-           (SELECT coalesce(bit_or(1::bigint << (array_position(:goals::text[], g) - 1)), 0)
-              FROM unnest(goals) AS g) AS goals
-    FROM users WHERE {ELIGIBLE_USER}
-      AND lon >= :lon_from AND lon < :lon_to
+#: PostgreSQL working memory of the read's transaction (its sorts and hash joins).
+READ_WORK_MEM = "256MB"
+
+#: The goals as a bit mask over ``:goals`` (``contract.GOALS``): one test per goal. A subquery
+#: over ``unnest(goals)`` per row took most of the read.
+_GOAL_MASK = " | ".join(
+    f"(CASE WHEN (:goals::text[])[{bit + 1}] = ANY(goals) THEN {1 << bit}::int8 ELSE 0 END)"
+    for bit in range(len(GOALS))
+)
+
+#: Users in the run's region: a shard's band of longitudes, and for a border pass near a cut.
+_IN_REGION = """lon >= :lon_from AND lon < :lon_to
       AND (cardinality(:strips::float8[]) = 0 OR EXISTS (
           SELECT 1 FROM unnest(:strips::float8[]) AS c
           WHERE 6371.0088 * asin(least(1, cos(radians(lat))
                                  * sin(radians(least(abs(lon - c), 90)))))
-                <= least(max_distance_km, :max_km) + 0.001))
-),
-stats AS (
+                <= least(max_distance_km, :max_km) + 0.001))"""
+
+# The subjects' bounding box widened by their largest max distance (NULLs without subjects).
+_BOX = f"""
+WITH stats AS (
     SELECT min(lat) AS lat_min, max(lat) AS lat_max, min(lon) AS lon_min, max(lon) AS lon_max,
-           max(max_km) AS reach
-    FROM eligible WHERE timezone = :timezone
-),
-box AS (
-    SELECT lat_min - reach / 110.574 AS lat0, lat_max + reach / 110.574 AS lat1,
-           lon_min - reach / lon_km AS lon0, lon_max + reach / lon_km AS lon1
-    FROM (SELECT *, 111.320 * greatest(cos(radians(least(
-                 greatest(abs(lat_min), abs(lat_max)) + reach / 110.574, 90))), 0.01) AS lon_km
-          FROM stats) AS s
+           max(least(max_distance_km, :max_km)) AS reach
+    FROM users WHERE {ELIGIBLE_USER} AND timezone = :timezone AND {_IN_REGION}
 )
-SELECT (row_number() OVER (ORDER BY e.id) - 1)::int AS idx, e.*,
-       e.timezone = :timezone AS subject
-FROM eligible AS e, box AS b
-WHERE e.timezone = :timezone
-   OR (e.lat BETWEEN b.lat0 AND b.lat1
-       AND (e.lon BETWEEN b.lon0 AND b.lon1 OR e.lon - 360 BETWEEN b.lon0 AND b.lon1
-            OR e.lon + 360 BETWEEN b.lon0 AND b.lon1))
+SELECT lat_min - reach / 110.574 AS lat0, lat_max + reach / 110.574 AS lat1,
+       lon_min - reach / lon_km AS lon0, lon_max + reach / lon_km AS lon1
+FROM (SELECT *, 111.320 * greatest(cos(radians(least(
+             greatest(abs(lat_min), abs(lat_max)) + reach / 110.574, 90))), 0.01) AS lon_km
+      FROM stats) AS s
 """
 
+# The run's people: its subjects (eligible users of the timezone) and the eligible users of
+# other timezones inside the box. One scan of users, the box a constant (a CTE of every
+# eligible user scanned twice cost more); the columns that cost per row (age, goals) are
+# computed for the people kept only.
+_PEOPLE = f"""
+CREATE TEMP TABLE run_people ON COMMIT DROP AS
+SELECT (row_number() OVER (ORDER BY id) - 1)::int AS idx, id, timezone,
+       timezone = :timezone AS subject, lat, lon, least(max_distance_km, :max_km) AS max_km,
+       gender, seeking_genders,
+       extract(year FROM age(:local_date::date, birthdate))::int AS age, age_min, age_max,
+       level, availability, coalesce(gym_id, -1) AS gym, {_GOAL_MASK} AS goals
+FROM users
+WHERE {ELIGIBLE_USER} AND {_IN_REGION}
+  AND (timezone = :timezone
+       OR (lat BETWEEN :lat0 AND :lat1
+           AND (lon BETWEEN :lon0 AND :lon1 OR lon - 360 BETWEEN :lon0 AND :lon1
+                OR lon + 360 BETWEEN :lon0 AND :lon1)))
+"""
+
+# Distinct values first (a hash of a few values), then sorted: not a sort of every row.
 _VOCABULARIES = """
-SELECT (SELECT coalesce(array_agg(DISTINCT gender COLLATE "C" ORDER BY gender COLLATE "C"), '{}')
-          FROM run_people),
-       (SELECT coalesce(array_agg(DISTINCT timezone COLLATE "C" ORDER BY timezone COLLATE "C"),
-                        '{}') FROM run_people)
+SELECT (SELECT coalesce(array_agg(g ORDER BY g COLLATE "C"), '{}')
+          FROM (SELECT DISTINCT gender AS g FROM run_people) AS s),
+       (SELECT coalesce(array_agg(z ORDER BY z COLLATE "C"), '{}')
+          FROM (SELECT DISTINCT timezone AS z FROM run_people) AS s)
 """
 
-# One fixed-width, non-null row per person: what ``copy_out_arrays`` decodes into arrays.
-# ``gender`` is the index of the person's gender in ``:genders`` (sorted), ``seeking`` a bit mask
-# over those indexes (a sought gender nobody has: bit ``NOBODY_BIT``), ``zone`` the index of the
-# person's timezone in ``:zones``.
-_PEOPLE_COLUMNS_TABLE = """
-CREATE TEMP TABLE run_columns ON COMMIT DROP AS
-SELECT idx, id, (array_position(:zones::text[], timezone) - 1)::int2 AS zone, subject,
+
+def _people_rows(gender_count: int) -> str:
+    """One fixed-width, non-null row per person, what ``copy_out_arrays`` decodes into arrays.
+    ``gender`` is the index of the person's gender in ``:genders`` (sorted), ``seeking`` a bit
+    mask over those indexes (a sought gender nobody has: bit ``:nobody_bit``; one test per
+    gender present, cheaper than a subquery per row), ``zone`` the index of the person's
+    timezone in ``:zones``."""
+    seeking = " | ".join(
+        [
+            f"(CASE WHEN (:genders::text[])[{code + 1}] = ANY(seeking_genders)"
+            f" THEN {1 << code}::int8 ELSE 0 END)"
+            for code in range(gender_count)
+        ]
+        + [
+            "(CASE WHEN coalesce(seeking_genders, '{}') <@ :genders::text[] THEN 0"
+            " ELSE 1::int8 << :nobody_bit END)"
+        ]
+    )
+    return f"""
+SELECT id, (array_position(:zones::text[], timezone) - 1)::int2 AS zone, subject,
        lat, lon, max_km, (array_position(:genders::text[], gender) - 1)::int2 AS gender,
-       (SELECT coalesce(bit_or(1::bigint << coalesce(array_position(:genders::text[], g) - 1,
-                                                      :nobody_bit)), 0)
-          FROM unnest(seeking_genders) AS g) AS seeking,
+       {seeking} AS seeking,
        age::int4, age_min::int4, age_max::int4, level::int4, goals::int8,
        coalesce(availability, 0)::int4 AS availability, gym::int8
-FROM run_people
+FROM run_people ORDER BY idx
 """
+
 
 #: (column, PostgreSQL type) of a person row, as ``sql.copy_out_arrays`` reads them.
 PEOPLE_COLUMNS = (
@@ -120,9 +145,6 @@ PEOPLE_COLUMNS = (
     ("goals", "int8"),
     ("availability", "int4"),
     ("gym", "int8"),
-)
-_PEOPLE_ROWS = (
-    f"SELECT {', '.join(name for name, _ in PEOPLE_COLUMNS)} FROM run_columns ORDER BY idx"
 )
 
 _FORBIDDEN = """
@@ -205,13 +227,21 @@ def read_run(
         "strips": list(region.strips),
     }
     with sql.driver_cursor(session, named_rows=False) as cursor:
-        sql.execute_binary(cursor, _PEOPLE, params)
+        # The sorts and hashes of a few hundred thousand rows fit in memory (the default 4 MB
+        # spilled them to disk), and compiling these one-off statements (JIT) costs more than
+        # it saves. Both end with the transaction.
+        sql.execute_binary(cursor, f"SET LOCAL work_mem = '{READ_WORK_MEM}'")
+        sql.execute_binary(cursor, "SET LOCAL jit = off")
+        ((lat0, lat1, lon0, lon1),) = sql.execute_binary(cursor, _BOX, params)
+        box = {"lat0": lat0, "lat1": lat1, "lon0": lon0, "lon1": lon1}
+        sql.execute_binary(cursor, _PEOPLE, {**params, **box})
         sql.execute_binary(cursor, "CREATE UNIQUE INDEX ON run_people (id)")
         sql.execute_binary(cursor, "ANALYZE run_people")
         ((genders, zones),) = sql.execute_binary(cursor, _VOCABULARIES)
         vocabularies = {"genders": genders, "zones": zones, "nobody_bit": nobody_bit}
-        sql.execute_binary(cursor, _PEOPLE_COLUMNS_TABLE, vocabularies)
-        people = sql.copy_out_arrays(cursor, _PEOPLE_ROWS, PEOPLE_COLUMNS)
+        people = sql.copy_out_arrays(
+            cursor, _people_rows(len(genders)), PEOPLE_COLUMNS, vocabularies
+        )
         sql.execute_binary(cursor, _FORBIDDEN, params)
         forbidden = sql.copy_out_arrays(cursor, "SELECT a, b FROM run_forbidden", FORBIDDEN_COLUMNS)
         sql.execute_binary(cursor, _ALREADY, params)
