@@ -15,6 +15,7 @@ way, offered together in the last 30 days, or matched before: ``forbidden`` keys
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -90,7 +91,23 @@ def hard_filter(
 ) -> npt.NDArray[np.bool_]:
     """Which pairs pass every hard filter, both ways. ``forbidden`` is a sorted array of
     :func:`pair_keys`."""
-    p = population
+    keep, _ = _fitting(population, first, second, km, forbidden, None)
+    passed = np.zeros(len(first), dtype=bool)
+    passed[keep] = True
+    return passed
+
+
+def _fitting(
+    p: Population,
+    first: npt.NDArray[np.integer[Any]],
+    second: npt.NDArray[np.integer[Any]],
+    km: npt.NDArray[np.float64],
+    forbidden: npt.NDArray[np.int64],
+    ids: npt.NDArray[np.int64] | None,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """The positions of the pairs that pass every hard filter and their :func:`pair_keys`.
+    ``ids``: for a population in another order, each person's index in the order of
+    ``forbidden`` and of the keys returned (None: the same order)."""
     # Filters run on the survivors of the previous ones: most raw pairs fail early, and
     # gathering attributes for tens of millions of pairs is the expensive part.
     keep = np.flatnonzero((first != second) & (p.quota[second] > 0))
@@ -104,13 +121,12 @@ def hard_filter(
     ok &= (p.age_min[b] <= age_a) & (age_a <= p.age_max[b])
     ok &= p.quota[a] > 0
     keep, a, b = keep[ok], a[ok], b[ok]
+    keys = pair_keys(a, b, len(p)) if ids is None else pair_keys(ids[a], ids[b], len(p))
     if len(forbidden) and len(keep):
-        keys = pair_keys(a, b, len(p))
         at = np.searchsorted(forbidden, keys)
-        keep = keep[forbidden[np.minimum(at, len(forbidden) - 1)] != keys]
-    passed = np.zeros(len(first), dtype=bool)
-    passed[keep] = True
-    return passed
+        allowed = forbidden[np.minimum(at, len(forbidden) - 1)] != keys
+        keep, keys = keep[allowed], keys[allowed]
+    return keep, keys
 
 
 def _nearest(
@@ -124,12 +140,13 @@ def _nearest(
     pair_budget: int,
     fitting: npt.NDArray[np.int64],
     found: PairBuffer,
+    ids: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.bool_]:
     """Adds to ``found`` the fitting pairs among the ``skip+1``-th to ``k``-th nearest people
-    within each subject's own max distance, as (:func:`pair_keys`, km), and to ``fitting``
-    each subject's count of them; returns whether each subject's search was cut short by
-    ``k`` (more people may be in range). ``skip``: neighbours an earlier, smaller search
-    already returned.
+    within each subject's own max distance, as :func:`pair_keys` of ``ids``, and to
+    ``fitting`` each subject's count of them; returns whether each subject's search was cut
+    short by ``k`` (more people may be in range). ``skip``: neighbours an earlier, smaller
+    search already returned.
 
     Subjects are queried in blocks of ``pair_budget // k`` and each block's raw pairs are
     filtered at once (:func:`hard_filter` judges each pair alone): at most ``pair_budget`` raw
@@ -160,9 +177,9 @@ def _nearest(
             second = found_i[hit].astype(np.int64)
             km = km_for(found_d[hit])
             del found_d, found_i, hit
-            keep = hard_filter(population, first, second, km, forbidden)
+            keep, keys = _fitting(population, first, second, km, forbidden, ids)
             fitting += np.bincount(first[keep], minlength=n)
-            found.add(pair_keys(first[keep], second[keep], n), km[keep])
+            found.add(keys)
     return saturated
 
 
@@ -182,9 +199,17 @@ def candidate_pairs(
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
     if n < 2:
         return empty
-    xyz = to_xyz(population.lat, population.lon)
+    # The search works on the people in the k-d tree's leaf order, where people near each
+    # other are near in memory: neighbouring subjects are queried one after the other (each
+    # query walks the nodes the previous one just walked, still in cache) and the filters'
+    # lookups of a block's neighbours touch a few pages, not the whole arrays. In user id
+    # order (random in space) the search took twice as long. Keys go back to the run's order.
+    everyone = to_xyz(population.lat, population.lon)
+    ids = cKDTree(everyone).indices.astype(np.int64)
+    local = _reordered(population, ids)
+    xyz = everyone[ids]
     tree = cKDTree(xyz)
-    pending = np.flatnonzero(population.subject & (population.quota > 0)).astype(np.int64)
+    pending = np.flatnonzero(local.subject & (local.quota > 0)).astype(np.int64)
     found = PairBuffer()
     asked = 0
     fitting = np.zeros(n, dtype=np.int64)
@@ -193,64 +218,75 @@ def candidate_pairs(
         if len(pending) == 0:
             break
         saturated = _nearest(
-            tree, xyz, population, pending, forbidden, k, asked, budget, fitting, found
+            tree, xyz, local, pending, forbidden, k, asked, budget, fitting, found, ids
         )
         asked = min(k, n)
         pending = pending[saturated & (fitting[pending] < enough)]
-    del tree, xyz, fitting
+    del tree, xyz, fitting, local, ids
     trim()
-    return found.distinct(n)
+    lo, hi = found.distinct(n)
+    return lo, hi, pair_distances(everyone, lo, hi)
+
+
+def _reordered(population: Population, order: npt.NDArray[np.int64]) -> Population:
+    """The people in ``order``."""
+    return Population(**{f.name: getattr(population, f.name)[order] for f in fields(population)})
 
 
 class PairBuffer:
-    """Fitting pairs as they are found, packed as complex numbers ``key + km i`` (keys below
-    2**53 are exact in a float64) in one buffer that grows in place (``ndarray.resize``: a
-    realloc, which moves pages rather than copying them for large buffers), so the pairs are
-    never held twice while they accumulate (the pairs found twice are about 1 %)."""
+    """Fitting pairs as they are found, as :func:`pair_keys`, in one buffer that grows in place
+    (``ndarray.resize``: a realloc, which moves pages rather than copying them for large
+    buffers), so the pairs are never held twice while they accumulate (the pairs found twice
+    are about 1 %). The distances are not kept: :func:`pair_distances` recomputes them from the
+    positions, the same arithmetic as the k-d tree's (the same values, bit for bit)."""
 
     def __init__(self) -> None:
-        self.packed = np.empty(1 << 16, dtype=np.complex128)
+        self.keys = np.empty(1 << 16, dtype=np.int64)
         self.size = 0
 
-    def add(self, keys: npt.NDArray[np.int64], km: npt.NDArray[np.float64]) -> None:
+    def add(self, keys: npt.NDArray[np.int64]) -> None:
         end = self.size + len(keys)
-        if end > len(self.packed):
+        if end > len(self.keys):
             # ndarray.resize zero-fills the new part: grow by an eighth, so little is touched
             # ahead of use (the realloc itself moves no data).
-            self.packed.resize(max(end, len(self.packed) * 9 // 8), refcheck=False)
-        self.packed.real[self.size : end] = keys
-        self.packed.imag[self.size : end] = km
+            self.keys.resize(max(end, len(self.keys) * 9 // 8), refcheck=False)
+        self.keys[self.size : end] = keys
         self.size = end
 
-    def distinct(self, n: int) -> Pairs:
-        """Each unordered pair once, sorted, as (lo, hi, km); the buffer becomes the km.
+    def distinct(self, n: int) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]]:
+        """Each unordered pair once, sorted, as (lo, hi); empties the buffer.
 
         A pair of two subjects is found from both sides, and widened searches can find
-        earlier tiers' pairs again (at the same distance). numpy sorts complex numbers by real
-        then imaginary part, in place: no permutation array; the first of each run of equal
-        keys is kept. The km are then compacted into the front of the same buffer."""
-        packed = self.packed
-        packed.resize(self.size, refcheck=False)
-        self.packed = np.empty(0, dtype=np.complex128)
-        packed.sort()
-        first = np.ones(len(packed), dtype=bool)
-        np.not_equal(packed.real[1:], packed.real[:-1], out=first[1:])
+        earlier tiers' pairs again. The keys are sorted in place (integers: no permutation
+        array, and a vectorised sort); the first of each run of equal keys is kept."""
+        keys = self.keys
+        keys.resize(self.size, refcheck=False)
+        self.keys = np.empty(0, dtype=np.int64)
+        keys.sort()
+        first = np.ones(len(keys), dtype=bool)
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
         count = int(first.sum())
         index = np.int32 if n < np.iinfo(np.int32).max else np.int64
         lo: npt.NDArray[np.integer[Any]] = np.empty(count, dtype=index)
         hi: npt.NDArray[np.integer[Any]] = np.empty(count, dtype=index)
-        flat = packed.view(np.float64)
         out = 0
-        for start in range(0, len(packed), COMPACT_CHUNK):
-            rows = slice(start, start + COMPACT_CHUNK)
-            keep = first[rows]
-            key = packed.real[rows][keep]
-            km = packed.imag[rows][keep]
+        for start in range(0, len(keys), COMPACT_CHUNK):
+            key = keys[start : start + COMPACT_CHUNK][first[start : start + COMPACT_CHUNK]]
             lo[out : out + len(key)] = key // n
             hi[out : out + len(key)] = key % n
-            # Writes stay behind the reads: slot out + j <= 2 * (start + j) + 1.
-            flat[out : out + len(km)] = km
             out += len(key)
-        del flat, first
-        packed.resize((count + 1) // 2, refcheck=False)
-        return lo, hi, packed.view(np.float64)[:count]
+        return lo, hi
+
+
+def pair_distances(
+    xyz: npt.NDArray[np.float64],
+    lo: npt.NDArray[np.integer[Any]],
+    hi: npt.NDArray[np.integer[Any]],
+) -> npt.NDArray[np.float64]:
+    """Great-circle km between the pairs' people (``xyz``: :func:`to_xyz` of everyone),
+    ``COMPACT_CHUNK`` pairs at a time."""
+    km = np.empty(len(lo), dtype=np.float64)
+    for start in range(0, len(lo), COMPACT_CHUNK):
+        rows = slice(start, start + COMPACT_CHUNK)
+        km[rows] = km_for(np.linalg.norm(xyz[lo[rows]] - xyz[hi[rows]], axis=1))
+    return km
