@@ -15,7 +15,6 @@ way, offered together in the last 30 days, or matched before: ``forbidden`` keys
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -89,74 +88,136 @@ def hard_filter(
     km: npt.NDArray[np.float64],
     forbidden: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.bool_]:
-    """Which pairs pass every hard filter, both ways. ``forbidden`` is a sorted array of
-    :func:`pair_keys`."""
-    keep, _ = _fitting(population, first, second, km, forbidden, None)
-    passed = np.zeros(len(first), dtype=bool)
-    passed[keep] = True
-    return passed
+    """Which pairs pass every hard filter, both ways. ``forbidden``: :func:`pair_keys` not to
+    pair. The rules in their plainest form: the search applies the same ones
+    block by block (:func:`_block_fitting`), and the tests hold it to this."""
+    p = population
+    ok = (first != second) & (p.quota[first] > 0) & (p.quota[second] > 0)
+    ok &= km <= np.minimum(p.max_km[first], p.max_km[second])
+    ok &= (p.seeking[first] == 0) | ((p.seeking[first] >> p.gender[second]) & 1 == 1)
+    ok &= (p.seeking[second] == 0) | ((p.seeking[second] >> p.gender[first]) & 1 == 1)
+    ok &= (p.age_min[first] <= p.age[second]) & (p.age[second] <= p.age_max[first])
+    ok &= (p.age_min[second] <= p.age[first]) & (p.age[first] <= p.age_max[second])
+    return ok & ~np.isin(pair_keys(first, second, len(p)), forbidden)
 
 
-def _fitting(
-    p: Population,
-    first: npt.NDArray[np.integer[Any]],
-    second: npt.NDArray[np.integer[Any]],
-    km: npt.NDArray[np.float64],
-    forbidden: npt.NDArray[np.int64],
-    ids: npt.NDArray[np.int64] | None,
+class _Searched:
+    """What the search reads of each person, in ``order`` (the k-d tree's leaf order), with
+    one extra entry at index ``n`` (what the tree returns for "no neighbour") that fits
+    nobody, so that a block's whole neighbour matrix is judged without first dropping the
+    misses. ``ids``: each one's index in the run's order."""
+
+    def __init__(self, population: Population, order: npt.NDArray[np.int64]) -> None:
+        p = population
+        self.n = len(order)
+        self.ids = order
+        self.subject = p.subject[order]
+        self.max_km = p.max_km[order]
+        self.age, self.age_min, self.age_max = p.age[order], p.age_min[order], p.age_max[order]
+        seeking = p.seeking[order].astype(np.int64)
+        #: The genders each one accepts as a bit mask (an empty ``seeking``: every gender).
+        self.accepts = np.append(np.where(seeking == 0, -1, seeking), 0)
+        #: ``1 << gender``; 0 for nobody.
+        self.is_gender = np.append(np.left_shift(1, p.gender[order].astype(np.int64)), 0)
+        #: Quota left; False for nobody.
+        self.open = np.append(p.quota[order] > 0, False)
+
+
+def _block_fitting(
+    people: _Searched,
+    who: npt.NDArray[np.int64],
+    found_i: npt.NDArray[np.int64],
+    found_d: npt.NDArray[np.float64],
+    skip: int,
+    forbidden: KeySet,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
-    """The positions of the pairs that pass every hard filter and their :func:`pair_keys`.
-    ``ids``: for a population in another order, each person's index in the order of
-    ``forbidden`` and of the keys returned (None: the same order)."""
-    # Filters run on the survivors of the previous ones: most raw pairs fail early, and
-    # gathering attributes for tens of millions of pairs is the expensive part.
-    keep = np.flatnonzero((first != second) & (p.quota[second] > 0))
-    a, b = first[keep], second[keep]
-    ok = km[keep] <= np.minimum(p.max_km[a], p.max_km[b])
-    ok &= (p.seeking[a] == 0) | ((p.seeking[a] >> p.gender[b]) & 1 == 1)
-    ok &= (p.seeking[b] == 0) | ((p.seeking[b] >> p.gender[a]) & 1 == 1)
-    keep, a, b = keep[ok], a[ok], b[ok]
+    """The pairs of one block of queries (subject ``who[r]``, ``r``-th row of the k-d tree's
+    neighbours ``found_i`` at chord ``found_d``) that pass every hard filter of
+    :func:`hard_filter`, both ways: (their rows, their :func:`pair_keys` in the run's order).
+    The subjects have quota left (only they search). The cheap, selective filters run first
+    on the whole matrix, the subject's side broadcast along its row; the rest run on the
+    survivors only."""
+    p = people
+    ok = p.open[found_i]
+    ok[:, :skip] = False
+    ok &= found_i != who[:, None]
+    ok &= (p.accepts[who][:, None] & p.is_gender[found_i]) != 0
+    ok &= (p.accepts[found_i] & p.is_gender[who][:, None]) != 0
+    row, col = np.nonzero(ok)
+    del ok
+    a, b = who[row], found_i[row, col]
     age_a, age_b = p.age[a], p.age[b]
-    ok = (p.age_min[a] <= age_b) & (age_b <= p.age_max[a])
-    ok &= (p.age_min[b] <= age_a) & (age_a <= p.age_max[b])
-    ok &= p.quota[a] > 0
-    keep, a, b = keep[ok], a[ok], b[ok]
-    keys = pair_keys(a, b, len(p)) if ids is None else pair_keys(ids[a], ids[b], len(p))
-    if len(forbidden) and len(keep):
-        at = np.searchsorted(forbidden, keys)
-        allowed = forbidden[np.minimum(at, len(forbidden) - 1)] != keys
-        keep, keys = keep[allowed], keys[allowed]
-    return keep, keys
+    fits = (p.age_min[a] <= age_b) & (age_b <= p.age_max[a])
+    fits &= (p.age_min[b] <= age_a) & (age_a <= p.age_max[b])
+    row, col, a, b = row[fits], col[fits], a[fits], b[fits]
+    fits = km_for(found_d[row, col]) <= np.minimum(p.max_km[a], p.max_km[b])
+    row, a, b = row[fits], a[fits], b[fits]
+    keys = pair_keys(p.ids[a], p.ids[b], p.n)
+    allowed = ~forbidden.holds(keys)
+    return row[allowed], keys[allowed]
+
+
+class KeySet:
+    """A sorted array of keys that answers "which of these keys are in it" for millions of
+    keys at once: a bitmap of the keys' hashes (``2**BITS`` bits, a few hundred KiB that stay
+    in cache) answers most of them; only the keys whose bit is set (the members and a few
+    per cent of others) are looked up in the sorted array, whose binary search misses the
+    cache at every step."""
+
+    BITS = 22
+    #: Fibonacci hashing: the top bits of ``key * MULTIPLIER`` (mod 2**64) spread any keys.
+    MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, keys: npt.NDArray[np.int64]) -> None:
+        self.keys = keys
+        self.bitmap = np.zeros(1 << (self.BITS - 3), dtype=np.uint8)
+        hashed = self._hash(keys)
+        np.bitwise_or.at(self.bitmap, hashed >> 3, np.left_shift(1, hashed & 7).astype(np.uint8))
+
+    def _hash(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+        spread = keys.astype(np.int64, copy=False).view(np.uint64) * self.MULTIPLIER
+        return spread >> np.uint64(64 - self.BITS)
+
+    def holds(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Whether each of ``keys`` is in the set."""
+        held = np.zeros(len(keys), dtype=bool)
+        if len(self.keys) == 0 or len(keys) == 0:
+            return held
+        hashed = self._hash(keys)
+        maybe = np.flatnonzero((self.bitmap[hashed >> 3] >> (hashed & 7)) & 1)
+        candidates = keys[maybe]
+        at = np.minimum(np.searchsorted(self.keys, candidates), len(self.keys) - 1)
+        held[maybe] = self.keys[at] == candidates
+        return held
 
 
 def _nearest(
     tree: cKDTree,
     xyz: npt.NDArray[np.float64],
-    population: Population,
+    people: _Searched,
     subjects: npt.NDArray[np.int64],
-    forbidden: npt.NDArray[np.int64],
+    radii: npt.NDArray[np.float64],
+    forbidden: KeySet,
     k: int,
     skip: int,
     pair_budget: int,
     fitting: npt.NDArray[np.int64],
     found: PairBuffer,
-    ids: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.bool_]:
     """Adds to ``found`` the fitting pairs among the ``skip+1``-th to ``k``-th nearest people
-    within each subject's own max distance, as :func:`pair_keys` of ``ids``, and to
-    ``fitting`` each subject's count of them; returns whether each subject's search was cut
-    short by ``k`` (more people may be in range). ``skip``: neighbours an earlier, smaller
-    search already returned.
+    within each subject's own max distance (``radii``), as :func:`pair_keys` in the run's
+    order, and to ``fitting`` each subject's count of them; returns whether each subject's
+    search was cut short by ``k`` (more people may be in range). ``skip``: neighbours an
+    earlier, smaller search already returned.
 
     Subjects are queried in blocks of ``pair_budget // k`` and each block's raw pairs are
-    filtered at once (:func:`hard_filter` judges each pair alone): at most ``pair_budget`` raw
-    pairs are held at a time, only the fitting ones are kept."""
-    n = len(population)
+    filtered at once (each pair is judged alone): at most ``pair_budget`` raw pairs are held
+    at a time, only the fitting ones are kept."""
+    n = people.n
     k = min(k, n)
     block_size = max(1, min(BLOCK, pair_budget // k))
     saturated = np.zeros(len(subjects), dtype=bool)
     # cKDTree takes one distance bound per query: query each distinct max distance apart.
-    radii = population.max_km[subjects]
     for radius in np.unique(radii):
         rows = np.flatnonzero(radii == radius)
         for start in range(0, len(rows), block_size):
@@ -170,15 +231,10 @@ def _nearest(
             )
             found_d = found_d.reshape(len(who), k)
             found_i = found_i.reshape(len(who), k)
-            hit = found_i < n
-            saturated[block] = hit[:, -1] & (k < n)
-            hit[:, :skip] = False
-            first = np.repeat(who, hit.sum(axis=1))
-            second = found_i[hit].astype(np.int64)
-            km = km_for(found_d[hit])
-            del found_d, found_i, hit
-            keep, keys = _fitting(population, first, second, km, forbidden, ids)
-            fitting += np.bincount(first[keep], minlength=n)
+            saturated[block] = (found_i[:, -1] < n) & (k < n)
+            row, keys = _block_fitting(people, who, found_i, found_d, skip, forbidden)
+            del found_d, found_i
+            fitting[who] += np.bincount(row, minlength=len(who))
             found.add(keys)
     return saturated
 
@@ -205,11 +261,12 @@ def candidate_pairs(
     # lookups of a block's neighbours touch a few pages, not the whole arrays. In user id
     # order (random in space) the search took twice as long. Keys go back to the run's order.
     everyone = to_xyz(population.lat, population.lon)
-    ids = cKDTree(everyone).indices.astype(np.int64)
-    local = _reordered(population, ids)
-    xyz = everyone[ids]
+    order = cKDTree(everyone).indices.astype(np.int64)
+    people = _Searched(population, order)
+    excluded = KeySet(forbidden)
+    xyz = everyone[order]
     tree = cKDTree(xyz)
-    pending = np.flatnonzero(local.subject & (local.quota > 0)).astype(np.int64)
+    pending = np.flatnonzero(people.subject & people.open[:n])
     found = PairBuffer()
     asked = 0
     fitting = np.zeros(n, dtype=np.int64)
@@ -217,20 +274,16 @@ def candidate_pairs(
     for k in tiers:
         if len(pending) == 0:
             break
+        radii = people.max_km[pending]
         saturated = _nearest(
-            tree, xyz, local, pending, forbidden, k, asked, budget, fitting, found, ids
+            tree, xyz, people, pending, radii, excluded, k, asked, budget, fitting, found
         )
         asked = min(k, n)
         pending = pending[saturated & (fitting[pending] < enough)]
-    del tree, xyz, fitting, local, ids
+    del tree, xyz, fitting, people, order
     trim()
     lo, hi = found.distinct(n)
     return lo, hi, pair_distances(everyone, lo, hi)
-
-
-def _reordered(population: Population, order: npt.NDArray[np.int64]) -> Population:
-    """The people in ``order``."""
-    return Population(**{f.name: getattr(population, f.name)[order] for f in fields(population)})
 
 
 class PairBuffer:
