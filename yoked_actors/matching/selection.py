@@ -91,9 +91,10 @@ def _room_limits(
         # Each side apart (a person's pairs are where they are first or second): no array of
         # twice the pairs.
         for people in (first, second):
-            later = places > previous[people]
-            np.minimum.at(current, people[later], places[later])
-            del later
+            if nth == 1:  # everyone's first pair: no earlier one to skip
+                np.minimum.at(current, people, places)
+            else:
+                np.minimum.at(current, people, np.where(places > previous[people], places, count))
         limit = np.where(left == nth, current, limit)
         previous = current
     return limit
