@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 from sqlalchemy.orm import Session
 
@@ -119,17 +120,18 @@ def _people_rows(gender_count: int) -> str:
         ]
     )
     return f"""
-SELECT id, (array_position(:zones::text[], timezone) - 1)::int2 AS zone, subject,
+SELECT idx, id, (array_position(:zones::text[], timezone) - 1)::int2 AS zone, subject,
        lat, lon, max_km, (array_position(:genders::text[], gender) - 1)::int2 AS gender,
        {seeking} AS seeking,
        age::int4, age_min::int4, age_max::int4, level::int4, goals::int8,
        coalesce(availability, 0)::int4 AS availability, gym::int8
-FROM run_people ORDER BY idx
+FROM run_people
 """
 
 
 #: (column, PostgreSQL type) of a person row, as ``sql.copy_out_arrays`` reads them.
 PEOPLE_COLUMNS = (
+    ("idx", "int4"),
     ("id", "uuid"),
     ("zone", "int2"),
     ("subject", "bool"),
@@ -239,9 +241,8 @@ def read_run(
         sql.execute_binary(cursor, "ANALYZE run_people")
         ((genders, zones),) = sql.execute_binary(cursor, _VOCABULARIES)
         vocabularies = {"genders": genders, "zones": zones, "nobody_bit": nobody_bit}
-        people = sql.copy_out_arrays(
-            cursor, _people_rows(len(genders)), PEOPLE_COLUMNS, vocabularies
-        )
+        rows = sql.copy_out_arrays(cursor, _people_rows(len(genders)), PEOPLE_COLUMNS, vocabularies)
+        people = by_index(rows)
         sql.execute_binary(cursor, _FORBIDDEN, params)
         forbidden = sql.copy_out_arrays(cursor, "SELECT a, b FROM run_forbidden", FORBIDDEN_COLUMNS)
         sql.execute_binary(cursor, _ALREADY, params)
@@ -249,3 +250,19 @@ def read_run(
             cursor, "SELECT idx, day, offers, recent FROM run_already", ALREADY_COLUMNS
         )
     return RunArrays(people, list(genders), list(zones), forbidden, already)
+
+
+def by_index(rows: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
+    """Each column with its values placed at the rows' ``idx`` (which it drops). The people are
+    copied out without ``ORDER BY idx``: the table was written in that order and comes back
+    so, and placing values by index is cheaper than the server's sort of every row, and holds
+    whatever order the rows come in."""
+    idx = rows["idx"]
+    if len(idx) and not np.array_equal(np.sort(idx), np.arange(len(idx))):
+        raise ValueError("person indexes are not 0 .. n-1")
+    placed: dict[str, npt.NDArray[Any]] = {}
+    for name, values in rows.items():
+        if name != "idx":
+            placed[name] = np.empty_like(values)
+            placed[name][idx] = values
+    return placed
