@@ -15,6 +15,7 @@ way, offered together in the last 30 days, or matched before: ``forbidden`` keys
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -212,25 +213,35 @@ def _nearest(
 
     Subjects are queried in blocks of ``pair_budget // k`` and each block's raw pairs are
     filtered at once (each pair is judged alone): at most ``pair_budget`` raw pairs are held
-    at a time, only the fitting ones are kept."""
+    at a time (two blocks: the next block's query runs, on every core, while this one's
+    pairs are filtered), only the fitting ones are kept."""
     n = people.n
     k = min(k, n)
     block_size = max(1, min(BLOCK, pair_budget // k))
     saturated = np.zeros(len(subjects), dtype=bool)
     # cKDTree takes one distance bound per query: query each distinct max distance apart.
-    for radius in np.unique(radii):
-        rows = np.flatnonzero(radii == radius)
-        for start in range(0, len(rows), block_size):
-            block = rows[start : start + block_size]
+    blocks = [
+        (radius, rows[start : start + block_size])
+        for radius in np.unique(radii)
+        for rows in [np.flatnonzero(radii == radius)]
+        for start in range(0, len(rows), block_size)
+    ]
+
+    def query(at: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        radius, block = blocks[at]
+        bound = float(chord_for(radius)) * (1 + 1e-9)
+        found_d, found_i = tree.query(
+            xyz[subjects[block]], k=k, distance_upper_bound=bound, workers=-1
+        )
+        return found_d.reshape(len(block), k), found_i.reshape(len(block), k)
+
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+        upcoming = ahead.submit(query, 0) if blocks else None
+        for at, (_, block) in enumerate(blocks):
+            assert upcoming is not None
+            found_d, found_i = upcoming.result()
+            upcoming = ahead.submit(query, at + 1) if at + 1 < len(blocks) else None
             who = subjects[block]
-            found_d, found_i = tree.query(
-                xyz[who],
-                k=k,
-                distance_upper_bound=float(chord_for(radius)) * (1 + 1e-9),
-                workers=-1,
-            )
-            found_d = found_d.reshape(len(who), k)
-            found_i = found_i.reshape(len(who), k)
             saturated[block] = (found_i[:, -1] < n) & (k < n)
             row, keys = _block_fitting(people, who, found_i, found_d, skip, forbidden)
             del found_d, found_i
