@@ -245,7 +245,11 @@ def run_job_process(url: str, budget_mb: int, job: str = "generate_daily", **ext
         f" {wall.group(1) if wall else took}, peak RSS"
         f" {int(peak.group(1)) / 1024 if peak else float('nan'):.0f} MB"
     )
-    return dict(json.loads(done.stdout))
+    summary = dict(json.loads(done.stdout))
+    if "duration_ms" in summary:
+        # What the process spends outside the job: interpreter, imports, broker, exit.
+        print(f"  start-up and exit: {took - summary['duration_ms'] / 1000:.2f} s")
+    return summary
 
 
 def print_generation(summary: dict) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 
 from yoked_actors.matching.candidates import (
     KeySet,
     candidate_pairs,
     distance_km,
     hard_filter,
+    km_for,
+    pair_distances,
     pair_keys,
+    to_xyz,
 )
 from yoked_actors.matching.population import Population
 
@@ -85,3 +89,13 @@ def test_key_set_answers_like_a_plain_membership_test() -> None:
     assert np.array_equal(held, np.isin(queries, members))
     assert held.sum() >= len(members[::7])
     assert not KeySet(np.zeros(0, dtype=np.int64)).holds(queries).any()
+
+
+def test_distances_recomputed_from_positions_are_the_k_d_trees() -> None:
+    # The search keeps pair keys only and recomputes the distances of the pairs it keeps:
+    # they must be the very values its distance filter judged.
+    pop = random_population(np.random.default_rng(11), 2_000)
+    xyz = to_xyz(pop.lat, pop.lon)
+    chord, near = cKDTree(xyz).query(xyz, k=30)
+    first = np.repeat(np.arange(len(pop)), 30)
+    assert np.array_equal(pair_distances(xyz, first, near.ravel()), km_for(chord.ravel()))
