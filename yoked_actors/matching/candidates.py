@@ -106,12 +106,12 @@ class _Searched:
     """What the search reads of each person, in ``order`` (the k-d tree's leaf order), with
     one extra entry at index ``n`` (what the tree returns for "no neighbour") that fits
     nobody, so that a block's whole neighbour matrix is judged without first dropping the
-    misses. ``ids``: each one's index in the run's order."""
+    misses. ``run_index``: each one's index in the run's order (user id order)."""
 
     def __init__(self, population: Population, order: npt.NDArray[np.int64]) -> None:
         p = population
         self.n = len(order)
-        self.ids = order
+        self.run_index = order
         self.subject = p.subject[order]
         self.max_km = p.max_km[order]
         self.age, self.age_min, self.age_max = p.age[order], p.age_min[order], p.age_max[order]
@@ -153,7 +153,7 @@ def _block_fitting(
     row, col, a, b = row[fits], col[fits], a[fits], b[fits]
     fits = km_for(found_d[row, col]) <= np.minimum(p.max_km[a], p.max_km[b])
     row, a, b = row[fits], a[fits], b[fits]
-    keys = pair_keys(p.ids[a], p.ids[b], p.n)
+    keys = pair_keys(p.run_index[a], p.run_index[b], p.n)
     allowed = ~forbidden.holds(keys)
     return row[allowed], keys[allowed]
 
