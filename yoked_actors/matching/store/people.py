@@ -238,7 +238,9 @@ def read_run(
         box = {"lat0": lat0, "lat1": lat1, "lon0": lon0, "lon1": lon1}
         sql.execute_binary(cursor, _PEOPLE, {**params, **box})
         sql.execute_binary(cursor, "CREATE UNIQUE INDEX ON run_people (id)")
-        sql.execute_binary(cursor, "ANALYZE run_people")
+        # The later statements join run_people on id only: its statistics are all they need
+        # (those of every column took four times as long).
+        sql.execute_binary(cursor, "ANALYZE run_people (id)")
         ((genders, zones),) = sql.execute_binary(cursor, _VOCABULARIES)
         vocabularies = {"genders": genders, "zones": zones, "nobody_bit": nobody_bit}
         rows = sql.copy_out_arrays(cursor, _people_rows(len(genders)), PEOPLE_COLUMNS, vocabularies)
