@@ -256,15 +256,17 @@ def read_run(
 
 def by_index(rows: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
     """Each column with its values placed at the rows' ``idx`` (which it drops). The people are
-    copied out without ``ORDER BY idx``: the table was written in that order and comes back
-    so, and placing values by index is cheaper than the server's sort of every row, and holds
-    whatever order the rows come in."""
-    idx = rows["idx"]
-    if len(idx) and not np.array_equal(np.sort(idx), np.arange(len(idx))):
+    copied out without ``ORDER BY idx``, a server sort of every row: the table was written in
+    that order and comes back so (then nothing moves); any other order is put right here, one
+    column at a time."""
+    idx = rows.pop("idx")
+    if np.array_equal(idx, np.arange(len(idx))):
+        return rows
+    if not np.array_equal(np.sort(idx), np.arange(len(idx))):
         raise ValueError("person indexes are not 0 .. n-1")
     placed: dict[str, npt.NDArray[Any]] = {}
-    for name, values in rows.items():
-        if name != "idx":
-            placed[name] = np.empty_like(values)
-            placed[name][idx] = values
+    for name in list(rows):
+        values = rows.pop(name)
+        placed[name] = np.empty_like(values)
+        placed[name][idx] = values
     return placed
