@@ -163,20 +163,21 @@ FORBIDDEN_COLUMNS = (("a", "int4"), ("b", "int4"))
 
 # Offers of local dates near the run's are created within a day of it: the created_at index
 # finds them (an index on local_date would cost every insert and expiry one more index write).
+# The run's own offers (a retry's) are left out before they are held, not after.
 _ALREADY = """
 CREATE TEMP TABLE run_already ON COMMIT DROP AS
 WITH recent AS MATERIALIZED (
-    SELECT user_a_id, user_b_id, local_date, timezone, created_at FROM match_offers
+    SELECT user_a_id, user_b_id, local_date, created_at FROM match_offers
     WHERE created_at BETWEEN :created_from AND :created_until
       AND local_date BETWEEN :first_day AND :last_day
+      AND NOT (timezone = :timezone AND local_date = :local_date)
 )
 SELECT p.idx, o.local_date AS day, count(*)::int AS offers,
        bool_or(o.created_at >= :recent_since) AS recent
-FROM (SELECT user_a_id AS user_id, local_date, timezone, created_at FROM recent
+FROM (SELECT user_a_id AS user_id, local_date, created_at FROM recent
       UNION ALL
-      SELECT user_b_id, local_date, timezone, created_at FROM recent) AS o
+      SELECT user_b_id, local_date, created_at FROM recent) AS o
 JOIN run_people AS p ON p.id = o.user_id
-WHERE NOT (o.timezone = :timezone AND o.local_date = :local_date)
 GROUP BY p.idx, o.local_date
 """
 ALREADY_COLUMNS = (("idx", "int4"), ("day", "date"), ("offers", "int4"), ("recent", "bool"))
