@@ -240,12 +240,14 @@ def run_job_process(url: str, budget_mb: int, job: str = "generate_daily", **ext
         raise SystemExit(f"the job failed:\n{done.stderr}")
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
     wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", done.stderr)
+    summary = dict(json.loads(done.stdout))
     print(
         f"job process (yoked run matching.{job} {payload}, /usr/bin/time -v): wall"
         f" {wall.group(1) if wall else took}, peak RSS"
-        f" {int(peak.group(1)) / 1024 if peak else float('nan'):.0f} MB"
+        f" {int(peak.group(1)) / 1024 if peak else float('nan'):.0f} MB; outside the job"
+        f" (start-up, exit) {took - summary.get('duration_ms', 0) / 1000:.2f} s"
     )
-    return dict(json.loads(done.stdout))
+    return summary
 
 
 def print_generation(summary: dict) -> None:

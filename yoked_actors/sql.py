@@ -129,10 +129,14 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00"
 
 
 def copy_out_arrays(
-    cursor: psycopg.Cursor[Any], query: str, columns: Sequence[tuple[str, str]]
+    cursor: psycopg.Cursor[Any],
+    query: str,
+    columns: Sequence[tuple[str, str]],
+    params: Params | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
-    """Rows of ``query`` (no parameters: read from a table the transaction prepared) as one
-    array per column, through one binary ``COPY ... TO STDOUT`` decoded by numpy.
+    """Rows of ``query`` (``:name`` placeholders, bound client side: COPY takes no server
+    parameters, so keep them small) as one array per column, through one binary
+    ``COPY ... TO STDOUT`` decoded by numpy.
 
     ``columns``: (name, PostgreSQL type in :data:`COPY_OUT_TYPES`) in the query's order; every
     value must be non-null (coalesce in the query). Integers and floats come back in native
@@ -140,7 +144,8 @@ def copy_out_arrays(
     Raises ValueError if a row does not have the declared shape.
     """
     stream = bytearray()
-    with cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT BINARY)") as copy:
+    statement = f"COPY ({to_psycopg(query) if params else query}) TO STDOUT WITH (FORMAT BINARY)"
+    with cursor.copy(statement, dict(params) if params else None) as copy:
         for block in copy:
             stream += block
     if not stream.startswith(_COPY_HEADER):

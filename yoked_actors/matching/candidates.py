@@ -15,6 +15,7 @@ way, offered together in the last 30 days, or matched before: ``forbidden`` keys
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -88,37 +89,116 @@ def hard_filter(
     km: npt.NDArray[np.float64],
     forbidden: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.bool_]:
-    """Which pairs pass every hard filter, both ways. ``forbidden`` is a sorted array of
-    :func:`pair_keys`."""
+    """Which pairs pass every hard filter, both ways. ``forbidden``: :func:`pair_keys` not to
+    pair. The rules in their plainest form: the search applies the same ones
+    block by block (:func:`_block_fitting`), and the tests hold it to this."""
     p = population
-    # Filters run on the survivors of the previous ones: most raw pairs fail early, and
-    # gathering attributes for tens of millions of pairs is the expensive part.
-    keep = np.flatnonzero((first != second) & (p.quota[second] > 0))
-    a, b = first[keep], second[keep]
-    ok = km[keep] <= np.minimum(p.max_km[a], p.max_km[b])
-    ok &= (p.seeking[a] == 0) | ((p.seeking[a] >> p.gender[b]) & 1 == 1)
-    ok &= (p.seeking[b] == 0) | ((p.seeking[b] >> p.gender[a]) & 1 == 1)
-    keep, a, b = keep[ok], a[ok], b[ok]
+    ok = (first != second) & (p.quota[first] > 0) & (p.quota[second] > 0)
+    ok &= km <= np.minimum(p.max_km[first], p.max_km[second])
+    ok &= (p.seeking[first] == 0) | ((p.seeking[first] >> p.gender[second]) & 1 == 1)
+    ok &= (p.seeking[second] == 0) | ((p.seeking[second] >> p.gender[first]) & 1 == 1)
+    ok &= (p.age_min[first] <= p.age[second]) & (p.age[second] <= p.age_max[first])
+    ok &= (p.age_min[second] <= p.age[first]) & (p.age[first] <= p.age_max[second])
+    return ok & ~np.isin(pair_keys(first, second, len(p)), forbidden)
+
+
+class _Searched:
+    """What the search reads of each person, in ``order`` (the k-d tree's leaf order), with
+    one extra entry at index ``n`` (what the tree returns for "no neighbour") that fits
+    nobody, so that a block's whole neighbour matrix is judged without first dropping the
+    misses. ``run_index``: each one's index in the run's order (user id order)."""
+
+    def __init__(self, population: Population, order: npt.NDArray[np.int64]) -> None:
+        p = population
+        self.n = len(order)
+        self.run_index = order
+        self.subject = p.subject[order]
+        self.max_km = p.max_km[order]
+        self.age, self.age_min, self.age_max = p.age[order], p.age_min[order], p.age_max[order]
+        seeking = p.seeking[order].astype(np.int64)
+        #: The genders each one accepts as a bit mask (an empty ``seeking``: every gender).
+        self.accepts = np.append(np.where(seeking == 0, -1, seeking), 0)
+        #: ``1 << gender``; 0 for nobody.
+        self.is_gender = np.append(np.left_shift(1, p.gender[order].astype(np.int64)), 0)
+        #: Quota left; False for nobody.
+        self.open = np.append(p.quota[order] > 0, False)
+
+
+def _block_fitting(
+    people: _Searched,
+    who: npt.NDArray[np.int64],
+    found_i: npt.NDArray[np.int64],
+    found_d: npt.NDArray[np.float64],
+    skip: int,
+    forbidden: KeySet,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """The pairs of one block of queries (subject ``who[r]``, ``r``-th row of the k-d tree's
+    neighbours ``found_i`` at chord ``found_d``) that pass every hard filter of
+    :func:`hard_filter`, both ways: (their rows, their :func:`pair_keys` in the run's order).
+    The subjects have quota left (only they search). The cheap, selective filters run first
+    on the whole matrix, the subject's side broadcast along its row; the rest run on the
+    survivors only."""
+    p = people
+    ok = p.open[found_i]
+    ok[:, :skip] = False
+    ok &= found_i != who[:, None]
+    ok &= (p.accepts[who][:, None] & p.is_gender[found_i]) != 0
+    ok &= (p.accepts[found_i] & p.is_gender[who][:, None]) != 0
+    row, col = np.nonzero(ok)
+    del ok
+    a, b = who[row], found_i[row, col]
     age_a, age_b = p.age[a], p.age[b]
-    ok = (p.age_min[a] <= age_b) & (age_b <= p.age_max[a])
-    ok &= (p.age_min[b] <= age_a) & (age_a <= p.age_max[b])
-    ok &= p.quota[a] > 0
-    keep, a, b = keep[ok], a[ok], b[ok]
-    if len(forbidden) and len(keep):
-        keys = pair_keys(a, b, len(p))
-        at = np.searchsorted(forbidden, keys)
-        keep = keep[forbidden[np.minimum(at, len(forbidden) - 1)] != keys]
-    passed = np.zeros(len(first), dtype=bool)
-    passed[keep] = True
-    return passed
+    fits = (p.age_min[a] <= age_b) & (age_b <= p.age_max[a])
+    fits &= (p.age_min[b] <= age_a) & (age_a <= p.age_max[b])
+    row, col, a, b = row[fits], col[fits], a[fits], b[fits]
+    fits = km_for(found_d[row, col]) <= np.minimum(p.max_km[a], p.max_km[b])
+    row, a, b = row[fits], a[fits], b[fits]
+    keys = pair_keys(p.run_index[a], p.run_index[b], p.n)
+    allowed = ~forbidden.holds(keys)
+    return row[allowed], keys[allowed]
+
+
+class KeySet:
+    """A sorted array of keys that answers "which of these keys are in it" for millions of
+    keys at once: a bitmap of the keys' hashes (``2**BITS`` bits, a few hundred KiB that stay
+    in cache) answers most of them; only the keys whose bit is set (the members and a few
+    per cent of others) are looked up in the sorted array, whose binary search misses the
+    cache at every step."""
+
+    BITS = 22
+    #: Fibonacci hashing: the top bits of ``key * MULTIPLIER`` (mod 2**64) spread any keys.
+    MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, keys: npt.NDArray[np.int64]) -> None:
+        self.keys = keys
+        self.bitmap = np.zeros(1 << (self.BITS - 3), dtype=np.uint8)
+        hashed = self._hash(keys)
+        np.bitwise_or.at(self.bitmap, hashed >> 3, np.left_shift(1, hashed & 7).astype(np.uint8))
+
+    def _hash(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+        spread = keys.astype(np.int64, copy=False).view(np.uint64) * self.MULTIPLIER
+        return spread >> np.uint64(64 - self.BITS)
+
+    def holds(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Whether each of ``keys`` is in the set."""
+        held = np.zeros(len(keys), dtype=bool)
+        if len(self.keys) == 0 or len(keys) == 0:
+            return held
+        hashed = self._hash(keys)
+        maybe = np.flatnonzero((self.bitmap[hashed >> 3] >> (hashed & 7)) & 1)
+        candidates = keys[maybe]
+        at = np.minimum(np.searchsorted(self.keys, candidates), len(self.keys) - 1)
+        held[maybe] = self.keys[at] == candidates
+        return held
 
 
 def _nearest(
     tree: cKDTree,
     xyz: npt.NDArray[np.float64],
-    population: Population,
+    people: _Searched,
     subjects: npt.NDArray[np.int64],
-    forbidden: npt.NDArray[np.int64],
+    radii: npt.NDArray[np.float64],
+    forbidden: KeySet,
     k: int,
     skip: int,
     pair_budget: int,
@@ -126,43 +206,47 @@ def _nearest(
     found: PairBuffer,
 ) -> npt.NDArray[np.bool_]:
     """Adds to ``found`` the fitting pairs among the ``skip+1``-th to ``k``-th nearest people
-    within each subject's own max distance, as (:func:`pair_keys`, km), and to ``fitting``
-    each subject's count of them; returns whether each subject's search was cut short by
-    ``k`` (more people may be in range). ``skip``: neighbours an earlier, smaller search
-    already returned.
+    within each subject's own max distance (``radii``), as :func:`pair_keys` in the run's
+    order, and to ``fitting`` each subject's count of them; returns whether each subject's
+    search was cut short by ``k`` (more people may be in range). ``skip``: neighbours an
+    earlier, smaller search already returned.
 
     Subjects are queried in blocks of ``pair_budget // k`` and each block's raw pairs are
-    filtered at once (:func:`hard_filter` judges each pair alone): at most ``pair_budget`` raw
-    pairs are held at a time, only the fitting ones are kept."""
-    n = len(population)
+    filtered at once (each pair is judged alone): at most ``pair_budget`` raw pairs are held
+    at a time (two blocks: the next block's query runs, on every core, while this one's
+    pairs are filtered), only the fitting ones are kept."""
+    n = people.n
     k = min(k, n)
     block_size = max(1, min(BLOCK, pair_budget // k))
     saturated = np.zeros(len(subjects), dtype=bool)
     # cKDTree takes one distance bound per query: query each distinct max distance apart.
-    radii = population.max_km[subjects]
-    for radius in np.unique(radii):
-        rows = np.flatnonzero(radii == radius)
-        for start in range(0, len(rows), block_size):
-            block = rows[start : start + block_size]
+    blocks = [
+        (radius, rows[start : start + block_size])
+        for radius in np.unique(radii)
+        for rows in [np.flatnonzero(radii == radius)]
+        for start in range(0, len(rows), block_size)
+    ]
+
+    def query(at: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        radius, block = blocks[at]
+        bound = float(chord_for(radius)) * (1 + 1e-9)
+        found_d, found_i = tree.query(
+            xyz[subjects[block]], k=k, distance_upper_bound=bound, workers=-1
+        )
+        return found_d.reshape(len(block), k), found_i.reshape(len(block), k)
+
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+        upcoming = ahead.submit(query, 0) if blocks else None
+        for at, (_, block) in enumerate(blocks):
+            assert upcoming is not None
+            found_d, found_i = upcoming.result()
+            upcoming = ahead.submit(query, at + 1) if at + 1 < len(blocks) else None
             who = subjects[block]
-            found_d, found_i = tree.query(
-                xyz[who],
-                k=k,
-                distance_upper_bound=float(chord_for(radius)) * (1 + 1e-9),
-                workers=-1,
-            )
-            found_d = found_d.reshape(len(who), k)
-            found_i = found_i.reshape(len(who), k)
-            hit = found_i < n
-            saturated[block] = hit[:, -1] & (k < n)
-            hit[:, :skip] = False
-            first = np.repeat(who, hit.sum(axis=1))
-            second = found_i[hit].astype(np.int64)
-            km = km_for(found_d[hit])
-            del found_d, found_i, hit
-            keep = hard_filter(population, first, second, km, forbidden)
-            fitting += np.bincount(first[keep], minlength=n)
-            found.add(pair_keys(first[keep], second[keep], n), km[keep])
+            saturated[block] = (found_i[:, -1] < n) & (k < n)
+            row, keys = _block_fitting(people, who, found_i, found_d, skip, forbidden)
+            del found_d, found_i
+            fitting[who] += np.bincount(row, minlength=len(who))
+            found.add(keys)
     return saturated
 
 
@@ -182,9 +266,18 @@ def candidate_pairs(
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
     if n < 2:
         return empty
-    xyz = to_xyz(population.lat, population.lon)
+    # The search works on the people in the k-d tree's leaf order, where people near each
+    # other are near in memory: neighbouring subjects are queried one after the other (each
+    # query walks the nodes the previous one just walked, still in cache) and the filters'
+    # lookups of a block's neighbours touch a few pages, not the whole arrays. In user id
+    # order (random in space) the search took twice as long. Keys go back to the run's order.
+    everyone = to_xyz(population.lat, population.lon)
+    order = cKDTree(everyone).indices.astype(np.int64)
+    people = _Searched(population, order)
+    excluded = KeySet(forbidden)
+    xyz = everyone[order]
     tree = cKDTree(xyz)
-    pending = np.flatnonzero(population.subject & (population.quota > 0)).astype(np.int64)
+    pending = np.flatnonzero(people.subject & people.open[:n])
     found = PairBuffer()
     asked = 0
     fitting = np.zeros(n, dtype=np.int64)
@@ -192,65 +285,72 @@ def candidate_pairs(
     for k in tiers:
         if len(pending) == 0:
             break
+        radii = people.max_km[pending]
         saturated = _nearest(
-            tree, xyz, population, pending, forbidden, k, asked, budget, fitting, found
+            tree, xyz, people, pending, radii, excluded, k, asked, budget, fitting, found
         )
         asked = min(k, n)
         pending = pending[saturated & (fitting[pending] < enough)]
-    del tree, xyz, fitting
+    del tree, xyz, fitting, people, order
     trim()
-    return found.distinct(n)
+    lo, hi = found.distinct(n)
+    return lo, hi, pair_distances(everyone, lo, hi)
 
 
 class PairBuffer:
-    """Fitting pairs as they are found, packed as complex numbers ``key + km i`` (keys below
-    2**53 are exact in a float64) in one buffer that grows in place (``ndarray.resize``: a
-    realloc, which moves pages rather than copying them for large buffers), so the pairs are
-    never held twice while they accumulate (the pairs found twice are about 1 %)."""
+    """Fitting pairs as they are found, as :func:`pair_keys`, in one buffer that grows in place
+    (``ndarray.resize``: a realloc, which moves pages rather than copying them for large
+    buffers), so the pairs are never held twice while they accumulate (the pairs found twice
+    are about 1 %). The distances are not kept: :func:`pair_distances` recomputes them from the
+    positions, the same arithmetic as the k-d tree's (the same values, bit for bit)."""
 
     def __init__(self) -> None:
-        self.packed = np.empty(1 << 16, dtype=np.complex128)
+        self.keys = np.empty(1 << 16, dtype=np.int64)
         self.size = 0
 
-    def add(self, keys: npt.NDArray[np.int64], km: npt.NDArray[np.float64]) -> None:
+    def add(self, keys: npt.NDArray[np.int64]) -> None:
         end = self.size + len(keys)
-        if end > len(self.packed):
+        if end > len(self.keys):
             # ndarray.resize zero-fills the new part: grow by an eighth, so little is touched
             # ahead of use (the realloc itself moves no data).
-            self.packed.resize(max(end, len(self.packed) * 9 // 8), refcheck=False)
-        self.packed.real[self.size : end] = keys
-        self.packed.imag[self.size : end] = km
+            self.keys.resize(max(end, len(self.keys) * 9 // 8), refcheck=False)
+        self.keys[self.size : end] = keys
         self.size = end
 
-    def distinct(self, n: int) -> Pairs:
-        """Each unordered pair once, sorted, as (lo, hi, km); the buffer becomes the km.
+    def distinct(self, n: int) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]]:
+        """Each unordered pair once, sorted, as (lo, hi); empties the buffer.
 
         A pair of two subjects is found from both sides, and widened searches can find
-        earlier tiers' pairs again (at the same distance). numpy sorts complex numbers by real
-        then imaginary part, in place: no permutation array; the first of each run of equal
-        keys is kept. The km are then compacted into the front of the same buffer."""
-        packed = self.packed
-        packed.resize(self.size, refcheck=False)
-        self.packed = np.empty(0, dtype=np.complex128)
-        packed.sort()
-        first = np.ones(len(packed), dtype=bool)
-        np.not_equal(packed.real[1:], packed.real[:-1], out=first[1:])
+        earlier tiers' pairs again. The keys are sorted in place (integers: no permutation
+        array, and a vectorised sort); the first of each run of equal keys is kept."""
+        keys = self.keys
+        keys.resize(self.size, refcheck=False)
+        self.keys = np.empty(0, dtype=np.int64)
+        keys.sort()
+        first = np.ones(len(keys), dtype=bool)
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
         count = int(first.sum())
         index = np.int32 if n < np.iinfo(np.int32).max else np.int64
         lo: npt.NDArray[np.integer[Any]] = np.empty(count, dtype=index)
         hi: npt.NDArray[np.integer[Any]] = np.empty(count, dtype=index)
-        flat = packed.view(np.float64)
         out = 0
-        for start in range(0, len(packed), COMPACT_CHUNK):
-            rows = slice(start, start + COMPACT_CHUNK)
-            keep = first[rows]
-            key = packed.real[rows][keep]
-            km = packed.imag[rows][keep]
+        for start in range(0, len(keys), COMPACT_CHUNK):
+            key = keys[start : start + COMPACT_CHUNK][first[start : start + COMPACT_CHUNK]]
             lo[out : out + len(key)] = key // n
             hi[out : out + len(key)] = key % n
-            # Writes stay behind the reads: slot out + j <= 2 * (start + j) + 1.
-            flat[out : out + len(km)] = km
             out += len(key)
-        del flat, first
-        packed.resize((count + 1) // 2, refcheck=False)
-        return lo, hi, packed.view(np.float64)[:count]
+        return lo, hi
+
+
+def pair_distances(
+    xyz: npt.NDArray[np.float64],
+    lo: npt.NDArray[np.integer[Any]],
+    hi: npt.NDArray[np.integer[Any]],
+) -> npt.NDArray[np.float64]:
+    """Great-circle km between the pairs' people (``xyz``: :func:`to_xyz` of everyone),
+    ``COMPACT_CHUNK`` pairs at a time."""
+    km = np.empty(len(lo), dtype=np.float64)
+    for start in range(0, len(lo), COMPACT_CHUNK):
+        rows = slice(start, start + COMPACT_CHUNK)
+        km[rows] = km_for(np.linalg.norm(xyz[lo[rows]] - xyz[hi[rows]], axis=1))
+    return km

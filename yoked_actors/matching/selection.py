@@ -77,13 +77,14 @@ def _room_limits(
     first: npt.NDArray[np.integer[Any]],
     second: npt.NDArray[np.integer[Any]],
     left: npt.NDArray[np.int64],
+    places: npt.NDArray[np.integer[Any]],
 ) -> npt.NDArray[np.integer[Any]]:
     """For each person ``x``, the position of their ``left[x]``-th pair in this (ordered) list,
     or ``len(first)`` if they have fewer: a pair at position ``p`` is within the first
-    ``left[x]`` pairs of ``x`` exactly when ``p <= limit[x]``."""
+    ``left[x]`` pairs of ``x`` exactly when ``p <= limit[x]``. ``places``: the positions,
+    ``0 .. len(first) - 1`` (the caller's, not built twice)."""
     count = len(first)
-    small = np.int32 if count < np.iinfo(np.int32).max else np.int64
-    places = np.arange(count, dtype=small)
+    small = places.dtype
     limit: npt.NDArray[np.integer[Any]] = np.full(len(left), count, dtype=small)
     previous = np.full(len(left), -1, dtype=small)
     for nth in range(1, int(max(left[first].max(initial=0), left[second].max(initial=0))) + 1):
@@ -91,9 +92,10 @@ def _room_limits(
         # Each side apart (a person's pairs are where they are first or second): no array of
         # twice the pairs.
         for people in (first, second):
-            later = places > previous[people]
-            np.minimum.at(current, people[later], places[later])
-            del later
+            if nth == 1:  # everyone's first pair: no earlier one to skip
+                np.minimum.at(current, people, places)
+            else:
+                np.minimum.at(current, people, np.where(places > previous[people], places, count))
         limit = np.where(left == nth, current, limit)
         previous = current
     return limit
@@ -126,15 +128,24 @@ def greedy_select_steps(
     left = np.maximum(quota.astype(np.int64), 0)
     taken = np.zeros(len(order), dtype=bool)
     # Positions (in selection order) of the pairs still open, kept in order.
-    open_pairs = np.flatnonzero((left[first] > 0) & (left[second] > 0)).astype(small)
+    is_open = (left[first] > 0) & (left[second] > 0)
+    open_pairs: npt.NDArray[np.integer[Any]]
+    if is_open.all():  # as the search leaves them: no int64 positions of every pair
+        open_pairs = np.arange(len(order), dtype=small)
+    else:
+        open_pairs = np.flatnonzero(is_open).astype(small)
+    del is_open
     for _ in range(MAX_ROUNDS):
         if len(open_pairs) == 0:
             break
         every = len(open_pairs) == len(first)
         a = first if every else first[open_pairs]
         b = second if every else second[open_pairs]
-        limit = _room_limits(a, b, left)
-        place = np.arange(len(open_pairs), dtype=small)
+        # Positions among the open pairs (with every pair open: the open pairs themselves).
+        place: npt.NDArray[np.integer[Any]] = (
+            open_pairs if every else np.arange(len(open_pairs), dtype=small)
+        )
+        limit = _room_limits(a, b, left, place)
         take = place <= limit[a]
         take &= place <= limit[b]
         del place, limit
