@@ -29,7 +29,7 @@ from yoked_actors.moderation.normalize import normalize
 #: Categories the head learns (the detectors of contact and payment details stay rules too).
 LEARNED = CATEGORIES
 #: Inverse regularisation strength of each per-category logistic regression.
-C = 4.0
+C = 16.0
 
 
 def read_corpus(paths: Iterable[Path]) -> list[tuple[str, str]]:
