@@ -126,8 +126,8 @@ class Settings:
     def rabbitmq_urls(self) -> list[str]:
         """Each node's URL from ``RABBITMQ_URL`` (``amqp://…@rabbit-1/,amqp://…@rabbit-2/``)."""
         return split_amqp_urls(self.rabbitmq_url) if self.rabbitmq_url else []
-    #: ``MODERATION_LEARNED``: "on" adds the learned classifier to the moderation engine (about
-    #: +430 MB per worker process for its embedding model; figures in docs/moderation.md).
+    #: ``MODERATION_LEARNED``: "on" adds the learned classifier to the moderation engine (its
+    #: word table and head, a few MB on disk; memory and figures in docs/moderation.md).
     moderation_learned: bool = False
     #: ``MATCHING_MEMORY_MB``: the memory one daily-matches generation may use in a worker
     #: process (MiB); a timezone too big for it is split into shards (docs/matching.md).
