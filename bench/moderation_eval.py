@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/moderation_eval.py [--split test] [--errors]
 
-``--split test`` reads the held-out test split (eval/moderation/test/, same file names), which no
+``--split test`` reads the held-out test split (every file of eval/moderation/test/), which no
 training run reads; the default is the original set, now part of the training corpus.
 
 The set (eval/moderation/): ``clean.txt`` is gym chat that must stay clean, including traps
@@ -22,21 +22,16 @@ import argparse
 import time
 from pathlib import Path
 
-from yoked_actors.moderation import moderate
+from yoked_actors.moderation import moderate, training
 from yoked_actors.moderation.decision import CATEGORIES, GRAVE
 
 EVAL = Path(__file__).resolve().parent.parent / "eval" / "moderation"
 
 
 def load_set(directory: Path = EVAL) -> list[tuple[str, str]]:
-    """(label, text) pairs; label "clean" or a category."""
-    clean = (directory / "clean.txt").read_text("utf-8").splitlines()
-    lines = [("clean", text) for text in clean if text and not text.startswith("#")]
-    for row in (directory / "abusive.tsv").read_text("utf-8").splitlines():
-        if row and not row.startswith("#"):
-            label, text = row.split("\t", 1)
-            lines.append((label, text))
-    return lines
+    """(label, text) pairs of every corpus file directly in ``directory`` (all test parts for
+    ``--split test``); label "clean" or a category."""
+    return training.read_corpus(training.corpus_files(directory))
 
 
 def expected_decision(label: str) -> str:
