@@ -177,3 +177,11 @@ def test_hashed_features_are_stable_across_processes() -> None:
     assert np.isclose(np.dot(value, value), 1.0)
     # CRC32, not Python's salted hash(): the same buckets in every process.
     assert int(index[0]) == zlib.crc32(b"c ki") % learned.HASH_BUCKETS
+
+
+def test_the_word_table_vocabulary_holds_the_corpus_and_the_profanity_models_words() -> None:
+    # Reads the profanity package's fitted vocabulary: a new release of it must not empty this.
+    words = training.vocabulary([("clean", "Deadlift PR today"), ("threats", "ill find u")])
+    assert words == sorted(words)
+    assert {"deadlift", "pr", "today", "ill", "find", "u"} <= set(words)
+    assert len(words) > 5_000
