@@ -3,11 +3,13 @@
     .venv/bin/python bench/moderation_representations.py [--dev handwritten2,handwritten3]
         [--encoder] [--c 4]
 
-Never reads the test split. Quality is measured on development files of the training corpus:
-for each file named by ``--dev`` (in ``eval/moderation/train/``), a head is trained on every
-other training file and judges that file (leave-one-file-out), combined with the rules exactly
-as the engine combines them. For the word table, words found only in the held-out file are
-hidden from it while it is judged, so the dev figure is not helped by having distilled them.
+Reads the test split only to drop training lines that are near-copies of a test line, as
+training does (``training.training_rows``); never judges it. Quality is measured on development
+files of the training corpus: for each file named by ``--dev`` (in ``eval/moderation/train/``),
+a head is trained on every other training file and judges that file (leave-one-file-out),
+combined with the rules exactly as the engine combines them. For the word table, words found
+only in the held-out file are hidden from it while it is judged, so the dev figure is not
+helped by having distilled them.
 
 Representations (each: hashed n-grams plus a dense part):
 
@@ -163,7 +165,12 @@ def main() -> None:
     files = training.training_files(ROOT)
     if any("test" in path.relative_to(ROOT).parts for path in files):
         raise SystemExit("the test split must never be read here")
-    by_file = {path: training.read_corpus([path]) for path in files}
+    test_texts = [text for _, text in training.test_rows(ROOT)]
+    by_file = {}
+    for path in files:  # as training does: near-copies of a test line are dropped
+        rows = training.read_corpus([path])
+        copies = training.near_copies([text for _, text in rows], test_texts)
+        by_file[path] = [row for index, row in enumerate(rows) if index not in copies]
     dev = [
         path for path in files if path.stem in args.dev.split(",") and path.parent.name == "train"
     ]

@@ -28,7 +28,7 @@ def moderation() -> None:
 @moderation.command()
 @_CORPUS
 def train(corpus: Path) -> None:
-    """Fit the per-category head on the training corpus (never the test split).
+    """Fit the per-category head on the training corpus, without its near-copies of test lines.
 
     Deterministic: the same corpus writes the same artifact, whose digest is printed and becomes
     part of the engine version.
@@ -37,7 +37,7 @@ def train(corpus: Path) -> None:
 
     if not (corpus / "train").is_dir():
         raise BadInput(f"{corpus}/train is not a directory")
-    rows = training.read_corpus(training.training_files(corpus))
+    rows = training.training_rows(corpus)
     digest = training.train(rows)
     click.echo(f"trained on {len(rows)} lines -> {learned.ARTIFACT.name} head {digest}")
 
@@ -53,7 +53,7 @@ def distill(corpus: Path) -> None:
 
     if not (corpus / "train").is_dir():
         raise BadInput(f"{corpus}/train is not a directory")
-    words = training.vocabulary(training.read_corpus(training.training_files(corpus)))
+    words = training.vocabulary(training.training_rows(corpus))
     try:
         digest = training.distill(words)
     except ImportError:
@@ -79,8 +79,8 @@ def evaluate(corpus: Path, as_json: bool) -> None:
         verdict = engine.moderate(text)
         return verdict.decision, verdict.categories
 
-    test = training.evaluate(training.read_corpus(training.corpus_files(corpus / "test")), judge)
-    train = training.evaluate(training.read_corpus(training.training_files(corpus)), judge)
+    test = training.evaluate(training.test_rows(corpus), judge)
+    train = training.evaluate(training.training_rows(corpus), judge)
     overturns = _overturn_rates()
     if as_json:
         click.echo(
