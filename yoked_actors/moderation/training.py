@@ -97,7 +97,8 @@ def _trigrams(lines: Sequence[str]) -> Any:
     """One l2-normalised row of hashed character trigrams (present or not) per line."""
     from scipy import sparse
 
-    rows, cols = [], []
+    rows: list[int] = []
+    cols: list[int] = []
     for row, line in enumerate(lines):
         padded = " " + " ".join(re.sub(r"[^\w\s]", "", line.lower()).split()) + " "
         grams = {zlib.crc32(padded[i : i + 3].encode("utf-8")) for i in range(len(padded) - 2)}
