@@ -195,7 +195,7 @@ def _stop_database(echo: Any) -> None:
 
 
 def _seed(echo: Any, clock: Clock = utc_now) -> None:
-    from yoked_actors.demo import seed_demo
+    from yoked_actors.dev.demo_data import seed_demo
 
     echo(f"  seed: {seed_demo(clock=clock)}")
 
@@ -265,7 +265,7 @@ def _run_once(
 ) -> DevRun:
     """The demonstration (:mod:`yoked_actors.dev.demonstration`); then the pushes the sink
     received."""
-    from yoked_actors.demo import CITIES
+    from yoked_actors.dev.demo_data import CITIES
     from yoked_actors.dev.demonstration import dispatch_instants, moderation_mix, run_stages
 
     timezones = [tz for tz, _, _ in CITIES]
