@@ -19,7 +19,6 @@ from yoked_actors.settings import load_settings
 SECRET = "my-phone-is-555-0100-zebra"
 
 
-
 class SecretPayload(BaseModel):
     text: str
 

@@ -148,7 +148,7 @@ _SQL_INSIDE = re.compile(
 #: Modules allowed to hold SQL text outside store modules, each with the reason.
 SQL_ALLOWED: dict[str, str] = {
     "yoked_actors.sql": "the database-access module itself",
-    "yoked_actors.dev": "creates the development database on the embedded server (server "
+    "yoked_actors.dev.service": "creates the development database on the embedded server (server "
     "administration before any session exists, not a domain's data)",
 }
 

@@ -126,6 +126,7 @@ class Settings:
     def rabbitmq_urls(self) -> list[str]:
         """Each node's URL from ``RABBITMQ_URL`` (``amqp://…@rabbit-1/,amqp://…@rabbit-2/``)."""
         return split_amqp_urls(self.rabbitmq_url) if self.rabbitmq_url else []
+
     #: ``MODERATION_LEARNED``: "on" adds the learned classifier to the moderation engine (its
     #: word table and head, a few MB on disk; memory and figures in docs/moderation.md).
     moderation_learned: bool = False

@@ -11,7 +11,7 @@ import os
 import time
 
 from dramatiq.middleware import CurrentMessage
-from fault_support import FAULT_JOB, FAULT_QUEUE
+from fault_effects import FAULT_JOB, FAULT_QUEUE
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 

@@ -1,7 +1,7 @@
 """A local three-node RabbitMQ cluster for the fault tests: its own node names, loopback ports,
 data directories and Erlang cookie, started by the test and always stopped at the end.
 
-Each node is a :class:`~fault_support.PrivateRabbit` with the cluster's cookie; nodes 2 and 3
+Each node is a :class:`~fault_processes.PrivateRabbit` with the cluster's cookie; nodes 2 and 3
 join node 1 (``rabbitmqctl join_cluster``). A node can be killed with SIGKILL (its whole process
 group: the Erlang VM dies without a goodbye to its peers) and started again with the same name
 and data, when it rejoins the cluster by itself.
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 from common_support import wait_until
-from fault_support import PrivateRabbit
+from fault_processes import PrivateRabbit
 
 
 class ClusterNode(PrivateRabbit):

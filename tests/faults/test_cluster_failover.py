@@ -16,19 +16,10 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from fault_support import (
-    FAULT_QUEUE,
-    SERVER_STOPPED,
-    Report,
-    applied_by,
-    create_effects_table,
-    effects,
-    fault_message,
-    queue_depth,
-    traffic,
-    wait_until,
-    worker_process,
-)
+from common_support import wait_until
+from fault_effects import FAULT_QUEUE, Report, applied_by, create_effects_table, effects
+from fault_processes import SERVER_STOPPED, worker_process
+from fault_traffic import fault_message, queue_depth, traffic
 from rabbit_cluster import rabbit_cluster
 
 from yoked_actors.broker import middleware_stack, rabbitmq_broker

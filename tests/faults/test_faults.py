@@ -15,25 +15,11 @@ from pathlib import Path
 
 import pika
 import pytest
+from common_support import wait_until
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from fault_support import (
-    FAULT_JOB,
-    FAULT_QUEUE,
-    SERVER_STOPPED,
-    PrivatePostgres,
-    Report,
-    create_effects_table,
-    effects,
-    fault_message,
-    fresh_start,
-    private_rabbit,
-    producer_broker,
-    queue_depth,
-    run_rows,
-    traffic,
-    wait_until,
-    worker_process,
-)
+from fault_effects import FAULT_JOB, FAULT_QUEUE, Report, create_effects_table, effects, run_rows
+from fault_processes import SERVER_STOPPED, PrivatePostgres, private_rabbit, worker_process
+from fault_traffic import fault_message, fresh_start, producer_broker, queue_depth, traffic
 
 from yoked_actors.broker import middleware_stack
 from yoked_actors.settings import load_settings

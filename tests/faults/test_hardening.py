@@ -14,21 +14,11 @@ from pathlib import Path
 import pika
 import psycopg
 import pytest
+from common_support import wait_until
 from fault_actors import SLOW_JOB
-from fault_support import (
-    Report,
-    effects,
-    fault_message,
-    fresh_start,
-    plain,
-    producer_broker,
-    purge,
-    queue_depth,
-    run_rows,
-    seed_chat,
-    wait_until,
-    worker_process,
-)
+from fault_effects import Report, effects, plain, run_rows, seed_chat
+from fault_processes import worker_process
+from fault_traffic import fault_message, fresh_start, producer_broker, purge, queue_depth
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 

@@ -16,7 +16,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from fault_support import plain, private_rabbit, seed_chat, wait_until, worker_process
+from common_support import wait_until
+from fault_effects import plain, seed_chat
+from fault_processes import private_rabbit, worker_process
 from rabbit_cluster import rabbit_cluster
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]

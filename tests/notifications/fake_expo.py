@@ -119,8 +119,9 @@ class FakeExpo:
 
         def answer(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any], Fault]:
             with self.lock:
-                self.requests.append(RequestRecord(path, count, status, gzipped,
-                                                   headers.get("authorization")))
+                self.requests.append(
+                    RequestRecord(path, count, status, gzipped, headers.get("authorization"))
+                )
             return status, payload, fault
 
         if self.access_token and headers.get("authorization") != f"Bearer {self.access_token}":
@@ -140,9 +141,11 @@ class FakeExpo:
     def _ticket(self, message: dict[str, Any]) -> dict[str, Any]:
         token = message.get("to")
         if token in self.unregistered:
-            return {"status": "error",
-                    "message": f'"{token}" is not a registered push notification recipient',
-                    "details": {"error": "DeviceNotRegistered", "expoPushToken": token}}
+            return {
+                "status": "error",
+                "message": f'"{token}" is not a registered push notification recipient',
+                "details": {"error": "DeviceNotRegistered", "expoPushToken": token},
+            }
         ticket = str(uuid.uuid4())
         with self.lock:
             self.tickets[ticket] = str(token)
@@ -159,8 +162,11 @@ class FakeExpo:
                 if token is None:
                     continue
                 if token in self.unregistered_later:
-                    receipts[ticket] = {"status": "error", "message": "not registered",
-                                        "details": {"error": "DeviceNotRegistered"}}
+                    receipts[ticket] = {
+                        "status": "error",
+                        "message": "not registered",
+                        "details": {"error": "DeviceNotRegistered"},
+                    }
                 else:
                     receipts[ticket] = {"status": "ok"}
         return receipts

@@ -52,8 +52,8 @@ def dev(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from yoked_actors.dev import run_dev
-    from yoked_actors.dev_once import SUMMARY_HEADER, summary_rows
+    from yoked_actors.dev.demonstration import SUMMARY_HEADER, summary_rows
+    from yoked_actors.dev.service import run_dev
 
     instant = _instant(now)
     with reported_errors():
@@ -76,7 +76,7 @@ def dev(
 @dev.command()
 def stop() -> None:
     """Stop the local PostgreSQL that `yoked dev` left running in ./.yoked/."""
-    from yoked_actors.dev import pgdata, stop_local_postgres
+    from yoked_actors.dev.service import pgdata, stop_local_postgres
 
     with reported_errors():
         stopped = stop_local_postgres()

@@ -36,7 +36,9 @@ def upgrade() -> None:
         sa.Column("replay_of", sa.Text(), nullable=True),
         sa.Column("payload", postgresql.JSONB(), nullable=True),
         sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_job_runs")),
@@ -51,7 +53,9 @@ def upgrade() -> None:
         sa.Column("actor", sa.Text(), nullable=True),
         sa.Column("message_id", sa.Text(), nullable=True),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_idempotency_keys")),
@@ -67,11 +71,15 @@ def upgrade() -> None:
         ),
         sa.Column("idempotency_key", sa.Text(), nullable=True),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.Column(
-            "available_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "available_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
@@ -83,7 +91,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_outbox_idempotency_key")),
     )
     op.create_index(
-        "ix_outbox_pending", "outbox", ["available_at", "id"],
+        "ix_outbox_pending",
+        "outbox",
+        ["available_at", "id"],
         postgresql_where=sa.text("sent_at IS NULL AND failed_at IS NULL"),
     )
     # Wake the relays as soon as a producer's transaction commits (NOTIFY is delivered at

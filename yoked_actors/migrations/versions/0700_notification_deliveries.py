@@ -41,12 +41,16 @@ def upgrade() -> None:
             name=op.f("ck_notification_deliveries_state"),
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"],
-            name=op.f("fk_notification_deliveries_user_id_users"), ondelete="CASCADE",
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_notification_deliveries_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["token_id"], ["push_tokens.id"],
-            name=op.f("fk_notification_deliveries_token_id_push_tokens"), ondelete="SET NULL",
+            ["token_id"],
+            ["push_tokens.id"],
+            name=op.f("fk_notification_deliveries_token_id_push_tokens"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_deliveries")),
     )
@@ -54,11 +58,15 @@ def upgrade() -> None:
         "ix_notification_deliveries_user", "notification_deliveries", ["user_id", "created_at"]
     )
     op.create_index(
-        "ix_notification_deliveries_sending", "notification_deliveries", ["created_at"],
+        "ix_notification_deliveries_sending",
+        "notification_deliveries",
+        ["created_at"],
         postgresql_where=sa.text("state = 'sending'"),
     )
     op.create_index(
-        "ix_notification_deliveries_awaiting_receipt", "notification_deliveries", ["sent_at"],
+        "ix_notification_deliveries_awaiting_receipt",
+        "notification_deliveries",
+        ["sent_at"],
         postgresql_where=sa.text("state = 'sent' AND receipt_status IS NULL"),
     )
 

@@ -1,16 +1,16 @@
 """`yoked dev`: the whole service in one process, on local defaults. Development only.
 
-- No ``DATABASE_URL``: a PostgreSQL 15 server (:mod:`yoked_actors.dev_postgres`) with its data in
-  ``.yoked/pgdata`` under the current directory, migrated on start. `yoked dev` stops it on
+- No ``DATABASE_URL``: a PostgreSQL 15 server (:mod:`yoked_actors.dev.local_postgres`) with its
+  data in ``.yoked/pgdata`` under the current directory, migrated on start. `yoked dev` stops it on
   Ctrl-C, ``--once`` at its end, if they started it; one already running is reused and left
   running (``--keep-db`` leaves a started one running too); `yoked dev stop` stops it.
 - No ``RABBITMQ_URL``: Dramatiq's in-process stub broker, consumed by worker threads here.
 - Pushes (unless ``PUSH_PROVIDER=expo``) go through the Expo client to a local sink
-  (:mod:`yoked_actors.dev_push_sink`) that prints what a phone would show.
-- The scheduler, and the operator console when it is installed (:mod:`yoked_actors.dev_console`),
-  run in this process too.
+  (:mod:`yoked_actors.dev.push_sink`) that prints what a phone would show.
+- The scheduler, and the operator console when it is installed
+  (:mod:`yoked_actors.dev.local_console`), run in this process too.
 
-``--once`` runs the demonstration of :mod:`yoked_actors.dev_once` in a fresh database
+``--once`` runs the demonstration of :mod:`yoked_actors.dev.demonstration` in a fresh database
 (``yoked_demo`` on the local server) and returns what happened to each message (the command
 prints one row per job and exits 0 if every job succeeded).
 """
@@ -30,11 +30,12 @@ from typing import Any
 from dramatiq import Broker, Middleware, Worker
 from dramatiq.broker import MessageProxy
 
-from yoked_actors import db, dev_postgres, migrate
+from yoked_actors import db, migrate
 from yoked_actors.actors import load_actors
 from yoked_actors.broker import setup_broker
 from yoked_actors.clock import Clock, utc_now
-from yoked_actors.dev_push_sink import PushSink, Shown
+from yoked_actors.dev import local_postgres
+from yoked_actors.dev.push_sink import PushSink, Shown
 from yoked_actors.jobs import JOBS
 from yoked_actors.schedules import SCHEDULES
 from yoked_actors.settings import Settings, get_settings
@@ -67,7 +68,7 @@ def _create_database(server_url: str, name: str, *, fresh: bool = False) -> None
 
 def stop_local_postgres(root: Path = DEV_DIR) -> bool:
     """`yoked dev stop`: stop the local PostgreSQL; False if it was not running."""
-    return dev_postgres.stop(pgdata(root))
+    return local_postgres.stop(pgdata(root))
 
 
 @dataclass
@@ -135,7 +136,7 @@ def run_dev(
     """Run the development service until Ctrl-C, or the demonstration with ``once``. Everything
     it starts (database server unless kept, push sink, worker, console) is stopped on return."""
     echo("yoked dev: DEVELOPMENT MODE - local defaults, not for production.")
-    from yoked_actors.dev_once import shifted_clock
+    from yoked_actors.dev.demonstration import shifted_clock
 
     clock = shifted_clock(now)
     if now is not None:
@@ -152,7 +153,7 @@ def run_dev(
         if once:
             _report_undeclared_schedules(echo)
             return _run_once(broker, worker, recorder, sink, clock(), echo)
-        from yoked_actors.dev_console import start_console
+        from yoked_actors.dev.local_console import start_console
 
         stack.callback(start_console(settings, DEV_DIR, echo))
         return _serve_forever(echo)
@@ -165,8 +166,8 @@ def _start_database(
     """Point the process at DATABASE_URL or the local PostgreSQL 15, migrated to the heads."""
     url = settings.database_url
     if url is None:
-        server = dev_postgres.start(pgdata())
-        where = f"PostgreSQL {dev_postgres.MAJOR} on 127.0.0.1:{server.port}, data in {pgdata()}"
+        server = local_postgres.start(pgdata())
+        where = f"PostgreSQL {local_postgres.MAJOR} on 127.0.0.1:{server.port}, data in {pgdata()}"
         if not server.started:
             echo(f"  database: {where} - already running, reused and left running")
             echo("            (`yoked dev stop` stops it)")
@@ -189,12 +190,12 @@ def _start_database(
 
 def _stop_database(echo: Any) -> None:
     db.dispose()
-    if dev_postgres.stop(pgdata()):
+    if local_postgres.stop(pgdata()):
         echo(f"  database: PostgreSQL stopped ({pgdata()})")
 
 
 def _seed(echo: Any, clock: Clock = utc_now) -> None:
-    from yoked_actors.demo import seed_demo
+    from yoked_actors.dev.demo_data import seed_demo
 
     echo(f"  seed: {seed_demo(clock=clock)}")
 
@@ -262,9 +263,10 @@ def _run_once(
     now: datetime,
     echo: Any,
 ) -> DevRun:
-    """The demonstration (:mod:`yoked_actors.dev_once`); then the pushes the sink received."""
-    from yoked_actors.demo import CITIES
-    from yoked_actors.dev_once import dispatch_instants, moderation_mix, run_stages
+    """The demonstration (:mod:`yoked_actors.dev.demonstration`); then the pushes the sink
+    received."""
+    from yoked_actors.dev.demo_data import CITIES
+    from yoked_actors.dev.demonstration import dispatch_instants, moderation_mix, run_stages
 
     timezones = [tz for tz, _, _ in CITIES]
     echo("  daily matches: demo shift of the 09:00 window - the dispatcher is run with its clock")
