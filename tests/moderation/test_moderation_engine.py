@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from yoked_actors.cli import main
 from yoked_actors.moderation import classifier, engine, learned, moderate
-from yoked_actors.moderation.decision import decide
+from yoked_actors.moderation.decision import decide, held_for_review
 from yoked_actors.moderation.detectors import detect
 from yoked_actors.moderation.normalize import normalize
 from yoked_actors.settings import get_settings
@@ -100,6 +100,13 @@ def test_the_gravest_categories_hide_others_flag() -> None:
     assert decide({"off_platform": 0.9}) == "flagged"
     assert decide({"profanity": 1.0}) == "clean"  # swearing alone is not abuse
     assert decide({"harassment": 0.4}) == "clean"
+
+
+def test_a_hidden_verdict_is_held_for_review_unless_the_rules_found_a_grave_category() -> None:
+    assert held_for_review("hidden", [])  # the learned classifier or the provider alone
+    assert held_for_review("hidden", ["harassment"])  # the rules found only a lesser category
+    assert not held_for_review("hidden", ["harassment", "threats"])
+    assert not held_for_review("flagged", [])
 
 
 def test_the_fast_classifier_equals_the_packages_own_predictions() -> None:
