@@ -5,6 +5,7 @@ suspend at once."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -166,6 +167,8 @@ def test_held_verdicts_come_first_and_an_uphold_suspends_exactly_once(review_db:
     ]
     listed = CliRunner().invoke(main, ["moderation", "review", "list"]).output.splitlines()
     assert listed[0].startswith(f"{held}\tverdict\thidden\tthreats\theld\t")
+    shown = json.loads(CliRunner().invoke(main, ["moderation", "review", "show", str(held)]).output)
+    assert (shown["result"]["held"], shown["result"]["rules_categories"]) == (True, [])
 
     assert _decide(held, "uphold") == (
         "upheld (decided): notified true, strike_confirmed true, suspended true"
