@@ -127,9 +127,11 @@ class Settings:
         """Each node's URL from ``RABBITMQ_URL`` (``amqp://…@rabbit-1/,amqp://…@rabbit-2/``)."""
         return split_amqp_urls(self.rabbitmq_url) if self.rabbitmq_url else []
 
-    #: ``MODERATION_LEARNED``: "on" adds the learned classifier to the moderation engine (its
-    #: word table and head, a few MB on disk; memory and figures in docs/moderation.md).
-    moderation_learned: bool = False
+    #: ``MODERATION_LEARNED``: "on" (the default) adds the learned classifier to the moderation
+    #: engine (its word table and head, a few MB on disk; memory and figures in
+    #: docs/moderation.md); "off" judges by the rules alone. A grave category only it finds is
+    #: held for review rather than suspending the sender at once (``moderation/decision.py``).
+    moderation_learned: bool = True
     #: ``MATCHING_MEMORY_MB``: the memory one daily-matches generation may use in a worker
     #: process (MiB); a timezone too big for it is split into shards (docs/matching.md).
     matching_memory_mb: int = 700
@@ -283,7 +285,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ).upper(),
         log_format=_read(env, "LOG_FORMAT", _one_of("json", "text"), "text", "json"),
         metrics_port=_read(env, "METRICS_PORT", _non_negative_int, 9191, "9191"),
-        moderation_learned=_read(env, "MODERATION_LEARNED", _one_of("on", "off"), "off", "on")
+        moderation_learned=_read(env, "MODERATION_LEARNED", _one_of("on", "off"), "on", "off")
         == "on",
         push=load_push_settings(env),
         moderation_provider=load_moderation_provider_settings(env),

@@ -13,7 +13,7 @@ from yoked_actors import db
 from yoked_actors.models.analytics import DailyMetric
 from yoked_actors.models.contract import Message, User
 from yoked_actors.models.matching import MatchingRun
-from yoked_actors.models.moderation import ModerationResult
+from yoked_actors.models.moderation import ModerationResult, UserStrike
 from yoked_actors.models.notifications import NotificationDelivery
 
 SECRET = "meet me behind the gym, my number is 555-0142"
@@ -60,6 +60,39 @@ def add_judged_message(
                 categories=categories,
                 signals=["phone"] if decision != "clean" else [],
                 engine_version="test-1",
+            )
+        )
+        return message.id
+
+
+def add_held_verdict(sender: uuid.UUID, recipient: uuid.UUID, text: str) -> uuid.UUID:
+    """A message as the moderation job leaves one only the learned classifier found grave:
+    hidden, held for review, one held strike, the sender still active."""
+    with db.session_scope() as session:
+        message = Message(
+            sender_id=sender, recipient_id=recipient, content=text, moderation_status="hidden"
+        )
+        session.add(message)
+        session.flush()
+        session.add(
+            ModerationResult(
+                message_id=message.id,
+                sender_id=sender,
+                outcome="decided",
+                decision="hidden",
+                categories=["threats"],
+                rules_categories=[],
+                held=True,
+                engine_version="test-1",
+            )
+        )
+        session.add(
+            UserStrike(
+                user_id=sender,
+                message_id=message.id,
+                decision="hidden",
+                categories=["threats"],
+                held=True,
             )
         )
         return message.id

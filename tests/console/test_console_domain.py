@@ -17,6 +17,7 @@ from tests.console.console_support import SCREENSHOTS, audit_rows, log_in
 from tests.console.domain_support import (
     SECRET,
     add_delivery,
+    add_held_verdict,
     add_judged_message,
     add_matching_run,
     add_metric,
@@ -27,7 +28,7 @@ from tests.console.domain_support import (
 from yoked_actors import db
 from yoked_actors.clock import utc_now
 from yoked_actors.console.domain_pages import REVIEW_PAGE_SIZE
-from yoked_actors.models.contract import Message
+from yoked_actors.models.contract import Message, User
 
 
 @pytest.fixture
@@ -93,7 +94,7 @@ def test_review_queue_lists_flagged_and_hidden_but_never_the_text(console_server
     assert "contact_info" in html and "harassment, threat" in html and str(alice) in html
     assert SECRET not in html and "go away" not in html and "see you at six" not in html
     body = _json(console_server.url, "/moderation")
-    assert body["counts"] == {"flagged": 1, "hidden": 1}
+    assert body["counts"] == {"flagged": 1, "hidden": 1, "held": 0}
     assert [(m["message_id"], m["decision"], m["sender_id"]) for m in body["queue"]] == [
         (str(hidden), "hidden", str(bob)),
         (str(flagged), "flagged", str(alice)),
@@ -112,7 +113,8 @@ def test_review_queue_pages_through_a_backlog_newest_first(console_server, users
     assert last["next"] is None
     paged = [m["message_id"] for m in first["queue"] + last["queue"]]
     assert paged == newest_first  # each message once, none skipped, in order
-    assert first["counts"] == last["counts"] == {"flagged": REVIEW_PAGE_SIZE + 7, "hidden": 0}
+    expected = {"flagged": REVIEW_PAGE_SIZE + 7, "hidden": 0, "held": 0}
+    assert first["counts"] == last["counts"] == expected
 
     # In the browser's HTML: the Next link leads to the rest, and the last page has none.
     client, _ = clients(console_server.url, "vera")
@@ -304,4 +306,36 @@ def test_an_operator_overturns_a_verdict_once_through_the_review_module(
         assert session.get(Message, flagged).moderation_status == "clean"
     queued = {m["message_id"]: m for m in _json(console_server.url, "/moderation")["queue"]}
     assert queued[str(flagged)]["review"] == "overturned"
+    assert SECRET not in operator.get("/moderation").text
+
+
+def test_a_verdict_held_for_review_shows_as_held_and_an_uphold_suspends_once(
+    console_server, users, clients
+):
+    alice, bob = add_user(), add_user()
+    held = add_held_verdict(alice, bob, SECRET)
+    body = _json(console_server.url, "/moderation")
+    assert body["counts"] == {"flagged": 0, "hidden": 1, "held": 1}
+    assert [(m["message_id"], m["decision"], m["held"]) for m in body["queue"]] == [
+        (str(held), "hidden", True)
+    ]
+    operator, csrf = clients(console_server.url, "otto")
+    html = operator.get("/moderation").text
+    assert 'hidden<span class="held">, held for review</span>' in html
+    assert "1 of them held for review and not yet decided" in html
+
+    url = f"/moderation/{held}/decide"
+    done = operator.post(
+        url, data={"csrf": csrf, "reason": "a real threat", "action": "uphold", "format": "json"}
+    )
+    assert done.status_code == 200
+    assert done.json()["effects"] == {"notified": True, "strike_confirmed": True, "suspended": True}
+    again = operator.post(url, data={"csrf": csrf, "reason": "twice", "action": "uphold"})
+    assert again.status_code == 200
+    outcomes = [row[3] for row in audit_rows() if row[1] == "moderation_review"]
+    assert outcomes == ["upheld", "already upheld"]
+    with db.session_scope() as session:
+        assert session.get(User, alice).status == "suspended"
+    body = _json(console_server.url, "/moderation")
+    assert body["counts"]["held"] == 0 and body["queue"][0]["review"] == "upheld"
     assert SECRET not in operator.get("/moderation").text

@@ -114,7 +114,7 @@ def test_a_redelivered_message_adds_no_second_strike_or_notification(
     worker.join()
     summary = get_job("moderation.moderate_message").run(payload)
 
-    assert summary == {"recorded": 0, "strikes": 0, "suspended": 0}
+    assert summary == {"recorded": 0, "strikes": 0, "suspended": 0, "held": 0}
     assert _strikes(sender) == 1
     assert len(_safety_notifications(sender)) == 1
     with session_scope() as session:
@@ -164,7 +164,7 @@ def test_the_third_strike_in_30_days_suspends_and_older_strikes_do_not_count(
     summary = job.run(event_for(last, sender))
 
     assert STRIKE_LIMIT == 3
-    assert summary == {"recorded": 1, "strikes": 1, "suspended": 1}
+    assert summary == {"recorded": 1, "strikes": 1, "suspended": 1, "held": 0}
     assert user_status(sender) == "suspended"
     notice = next(n for n in _safety_notifications(sender) if n.dedupe_key == f"safety:{last}")
     assert notice.payload == {
@@ -173,6 +173,7 @@ def test_the_third_strike_in_30_days_suspends_and_older_strikes_do_not_count(
         "categories": ["payment"],
         "strikes": 3,
         "suspended": True,
+        "heldForReview": False,
     }
 
 
@@ -182,7 +183,7 @@ def test_a_grave_message_is_hidden_and_suspends_at_once(clean_db: str) -> None:
 
     summary = get_job("moderation.moderate_message").run(event_for(message, sender))
 
-    assert summary == {"recorded": 1, "strikes": 1, "suspended": 1}
+    assert summary == {"recorded": 1, "strikes": 1, "suspended": 1, "held": 0}
     assert result_of(message).decision == "hidden"  # type: ignore[union-attr]
     assert user_status(sender) == "suspended"
 

@@ -79,6 +79,8 @@ def test_remote_scores_are_merged_with_the_local_ones(server: FakeProvider) -> N
         "remote",
     )
     assert "unknown_category" not in verdict.scores
+    # Only the provider found the threat: held for review, not a suspension at once.
+    assert (verdict.rules_categories, verdict.held) == ([], True)
     assert server.received == [{"text": "see you at 6"}]
     assert server.auth == ["Bearer s3cret"]
 

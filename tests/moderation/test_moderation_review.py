@@ -7,7 +7,6 @@ import re
 import shlex
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,25 +16,13 @@ from moderation_support import event_for, make_message, make_user, result_of, us
 from sqlalchemy import func, select, text, update
 
 from yoked_actors.cli import main
-from yoked_actors.db import get_engine, session_scope
+from yoked_actors.db import session_scope
 from yoked_actors.jobs import get_job
 from yoked_actors.models.contract import Message, Notification
 from yoked_actors.models.moderation import ModerationResult, UserStrike
 from yoked_actors.moderation import review
 from yoked_actors.settings import get_settings
 from yoked_actors.sql import driver_cursor
-
-
-@pytest.fixture
-def review_db(clean_db: str) -> Iterator[str]:
-    yield clean_db
-    with get_engine().begin() as connection:
-        connection.execute(
-            text(
-                "TRUNCATE moderation_appeals, moderation_rescan_findings,"
-                " moderation_review_decisions RESTART IDENTITY"
-            )
-        )
 
 
 def _judged(sender: uuid.UUID, content: str) -> uuid.UUID:

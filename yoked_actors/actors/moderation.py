@@ -12,7 +12,9 @@ Policy (docs/moderation.md):
   ``moderation_results``, once per message;
 - each flagged or hidden message is one strike against the sender (``user_strikes``);
 - the sender is suspended at :data:`STRIKE_LIMIT` strikes within :data:`STRIKE_WINDOW`, or at
-  once for a hidden message (threats, hate, self-harm encouragement);
+  once for a hidden message whose grave category (threats, hate, self-harm encouragement,
+  coercion) the rules found; one hidden on the learned classifier's (or provider's) word alone
+  is held for review: a person's uphold suspends (``decision.held_for_review``);
 - a ``safety`` notification to the sender (``dedupe_key = safety:<message id>``) says so.
 
 How: the event's content is judged first (it is almost always the row's), then one SQL statement

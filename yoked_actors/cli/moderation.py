@@ -167,7 +167,7 @@ def review_group() -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def review_list(limit: int, as_json: bool) -> None:
-    """Open items, appeals first, then oldest first (no message text)."""
+    """Open items: held verdicts first, then appeals, then oldest first (no message text)."""
     from yoked_actors.db import session_scope
     from yoked_actors.moderation import review
 
@@ -177,7 +177,8 @@ def review_list(limit: int, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(item, default=str, sort_keys=True))
         else:
-            flag = "appeal" if item["appealed"] else "-"
+            marks = (("held", item["held"]), ("appeal", item["appealed"]))
+            flag = ",".join(name for name, on in marks if on) or "-"
             categories = ",".join(item["categories"]) or "-"
             click.echo(
                 f"{item['message_id']}\t{item['subject']}\t{item['decision']}\t{categories}"

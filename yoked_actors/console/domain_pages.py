@@ -94,6 +94,7 @@ def moderation_page(
                 "categories": list(r.categories),
                 "signals": list(r.signals),
                 "source": r.source,
+                "held": r.held,
                 "created_at": r.created_at,
                 "review": r.review,
             }

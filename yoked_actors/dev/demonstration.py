@@ -53,7 +53,7 @@ SUMMARY_HEADER = ("job", "runs", "status", "time", "work done")
 WORK_FIELDS = {
     "matching.dispatch_daily": ("dispatched", "already"),
     "matching.generate_daily": ("eligible_users", "users_with_offers", "offers_written"),
-    "moderation.moderate_message": ("recorded", "strikes", "suspended"),
+    "moderation.moderate_message": ("recorded", "strikes", "suspended", "held"),
     "notifications.send_batches": ("claimed", "pushes", "sent", "deferred", "dropped", "failed"),
     "notifications.poll_receipts": ("checked", "ok", "errors"),
     "analytics.aggregate_daily": ("metrics", "rows_changed"),

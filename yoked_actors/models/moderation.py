@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Text, func, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +46,13 @@ class ModerationResult(Base):
     signals: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
     engine_version: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text, server_default="local")
+    #: The categories that counted on the rules alone (no learned classifier, no provider).
+    rules_categories: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), server_default=text("'{}'::text[]")
+    )
+    #: Hidden only on the learned classifier's (or provider's) word: held for review, the
+    #: sender not suspended unless a person upholds it (migration 0940).
+    held: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )
@@ -62,4 +69,7 @@ class UserStrike(Base):
     message_id: Mapped[uuid.UUID] = mapped_column(UUID, unique=True)
     decision: Mapped[str] = mapped_column(Text)
     categories: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
+    #: The strike of a verdict held for review: counts towards the strike limit, but suspends
+    #: by itself only once a person upholds the verdict (then false).
+    held: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -6,15 +6,21 @@ Policy (docs/moderation.md), all in this one module:
   rules' confidence and the learned classifier's probability calibrated against its category's
   threshold in :data:`THRESHOLDS` (the one documented place to tune them);
 - severity tiers: the grave categories (:data:`GRAVE`: threats, identity hate, self-harm
-  encouragement, sexual coercion) hide the message from the recipient and suspend the sender at
-  once; any other counted category flags the message (delivered, a strike, reviewable);
+  encouragement, sexual coercion) hide the message from the recipient; any other counted
+  category flags the message (delivered, a strike, reviewable);
+- the hold (:func:`held_for_review`): a hidden message whose grave category counts on the rules'
+  own score (lexicons, detectors) suspends its sender at once; one that counts only because of
+  the learned classifier or the remote provider is *held for review*: hidden, a strike, first in
+  the review queue, and the sender is suspended only when a person upholds it. The learned part
+  judges about 4 % of clean gym talk grave: a message hidden in error is a small harm a reviewer
+  undoes; a suspension at once is not;
 - ``profanity`` (the profanity classifier's score) is reported but never counts on its own:
   friends swear about their workouts; profanity aimed at the reader raises ``harassment``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 CATEGORIES = (
     "harassment",
@@ -64,6 +70,12 @@ def calibrated(category: str, probability: float) -> float:
     if probability < threshold:
         return probability * THRESHOLD / threshold
     return THRESHOLD + (probability - threshold) * (1 - THRESHOLD) / (1 - threshold)
+
+
+def held_for_review(decision: str, rules_categories: Iterable[str]) -> bool:
+    """True when ``decision`` is ``hidden`` but no grave category counts on the rules alone:
+    hide and queue for review, suspend only when a person upholds it."""
+    return decision == "hidden" and not any(name in GRAVE for name in rules_categories)
 
 
 def decide(scores: Mapping[str, float]) -> str:

@@ -3,24 +3,33 @@
 ``moderate(text)`` returns a :class:`Verdict`: the decision, a score per category, the names of
 the detectors that fired (never the text they matched) and the engine version. With a remote
 provider configured (``provider.py``), its scores are merged in (the higher score wins) and any
-failure of the provider falls back to the local result.
+failure of the provider falls back to the local result. The verdict also says which categories
+count on the rules alone (``rules_categories``): a grave category found only by the learned
+classifier or the provider is held for review instead of suspending at once (``decision.py``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from yoked_actors.moderation import classifier, detectors, learned
-from yoked_actors.moderation.decision import CATEGORIES, calibrated, counted, decide
+from yoked_actors.moderation.decision import (
+    CATEGORIES,
+    calibrated,
+    counted,
+    decide,
+    held_for_review,
+)
 from yoked_actors.moderation.lexicons import LEXICONS
-from yoked_actors.moderation.normalize import normalize
+from yoked_actors.moderation.normalize import Normalized, normalize
 from yoked_actors.settings import get_settings
 
 #: Bump when lexicons, detectors or the policy change: results record which engine judged them.
-RULES_VERSION = "2026.11.1"
+RULES_VERSION = "2026.11.2"
 
 #: The classifier's score at which profanity aimed at the reader counts as harassment.
 PROFANITY_AT_READER = 0.95
@@ -71,11 +80,20 @@ class Verdict:
     engine_version: str = ""
     #: "local", "remote" (provider scores merged in) or "fallback" (provider failed).
     source: str = "local"
+    #: The categories that count on the rules' own scores (lexicons, detectors), without the
+    #: learned classifier or the remote provider: the verdict's provenance, never text.
+    rules_categories: list[str] = field(default_factory=list)
 
     @property
     def categories(self) -> list[str]:
         """The categories that count towards the decision."""
         return counted(self.scores)
+
+    @property
+    def held(self) -> bool:
+        """Hidden only on the learned classifier's (or provider's) word: held for review, the
+        sender not suspended until a person upholds it (``decision.held_for_review``)."""
+        return held_for_review(self.decision, self.rules_categories)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: what ``yoked moderate --json`` prints and the results table stores."""
@@ -86,40 +104,64 @@ class Verdict:
             "signals": self.signals,
             "engine_version": self.engine_version,
             "source": self.source,
+            "rules_categories": self.rules_categories,
+            "held": self.held,
         }
 
 
 def local_scores(text: str) -> tuple[dict[str, float], list[str]]:
-    """Scores per category from the lexicons, detectors and classifier, and the signals."""
-    views = normalize(text)
-    scores = {name: 0.0 for name in CATEGORIES}
+    """Scores per category from the lexicons, detectors and classifiers, and the signals."""
+    rules, learned_part, signals = _local_parts(normalize(text))
+    return _merged(rules, learned_part), signals
+
+
+def _local_parts(views: Normalized) -> tuple[dict[str, float], dict[str, float], list[str]]:
+    """The rules' scores (lexicons, detectors, profanity aimed at the reader; plus the
+    ``profanity`` score), the learned classifier's calibrated scores (empty when it is off),
+    and the signals."""
+    rules = {name: 0.0 for name in CATEGORIES}
     for lexicon in LEXICONS:
-        scores[lexicon.category] = lexicon.score(views.squeezed)
-    if views.words and learned_enabled():
-        for name, score in learned.load().scores(views.words).items():
-            scores[name] = max(scores[name], calibrated(name, score))
+        rules[lexicon.category] = lexicon.score(views.squeezed)
     found, signals = detectors.detect(views.plain)
     for name, score in found.items():
-        scores[name] = max(scores[name], score)
+        rules[name] = max(rules[name], score)
     profanity = classifier.profanity(views.words) if views.words else 0.0
-    scores["profanity"] = profanity
+    rules["profanity"] = profanity
     if (
         profanity >= PROFANITY_AT_READER
         and _SECOND_PERSON.search(views.words)
         and not _PRAISE.search(views.words)
     ):
-        scores["harassment"] = max(scores["harassment"], 0.6)
+        rules["harassment"] = max(rules["harassment"], 0.6)
         signals.append("profanity_at_reader")
-    return scores, signals
+    learned_part: dict[str, float] = {}
+    if views.words and learned_enabled():
+        learned_part = {
+            name: calibrated(name, score)
+            for name, score in learned.load().scores(views.words).items()
+        }
+    return rules, learned_part, signals
+
+
+def _merged(scores: dict[str, float], *others: Mapping[str, float]) -> dict[str, float]:
+    """``scores`` with every known category raised to the highest of ``others``' scores."""
+    merged = dict(scores)
+    for other in others:
+        for name, score in other.items():
+            if name in merged:
+                merged[name] = max(merged[name], score)
+    return merged
 
 
 def moderate(text: str, *, provider: Any = None) -> Verdict:
     """Judge ``text``. With ``provider`` (a ``provider.Provider``), merge its scores.
 
     Never raises because of the provider: a timeout or error gives the local verdict with
-    ``source="fallback"``.
+    ``source="fallback"``. Which categories count on the rules alone is kept
+    (``rules_categories``): the hold policy (``decision.held_for_review``) depends on it.
     """
-    scores, signals = local_scores(text)
+    rules, learned_part, signals = _local_parts(normalize(text))
+    scores = _merged(rules, learned_part)
     source = "local"
     if provider is not None:
         remote = provider.moderate(text)
@@ -127,13 +169,12 @@ def moderate(text: str, *, provider: Any = None) -> Verdict:
             source = "fallback"
         else:
             source = "remote"
-            for name, score in remote.items():
-                if name in scores:
-                    scores[name] = max(scores[name], score)
+            scores = _merged(scores, remote)
     return Verdict(
         decision=decide(scores),
         scores={name: round(score, 3) for name, score in scores.items()},
         signals=signals,
         engine_version=engine_version(),
         source=source,
+        rules_categories=counted({name: round(score, 3) for name, score in rules.items()}),
     )

@@ -3,13 +3,16 @@
 The functions take the caller's session (the CLI's ``yoked moderation review`` and a web console
 call the same ones) and never commit. Rules:
 
-- the queue holds every verdict that flagged or hid a message (appealed ones first) and every
-  rescan finding, until a person decides it; a subject is the verdict (with any appeal against
-  it) or one rescan finding (``rescan:<id>``);
+- the queue holds every verdict that flagged or hid a message and every rescan finding, until
+  a person decides it: verdicts held for review first (hidden on the learned classifier's word
+  alone, the sender not yet suspended), then appealed ones; a subject is the verdict (with any
+  appeal against it) or one rescan finding (``rescan:<id>``);
 - **overturn** a verdict: the message is restored (``clean``), its strike removed, the sender's
   suspension lifted when the strikes left no longer meet the rule (a hidden-message strike, or
   ``STRIKE_LIMIT`` strikes within ``STRIKE_WINDOW``), and the sender notified;
-- **uphold** a verdict: nothing changes; an appellant is told the appeal was upheld;
+- **uphold** a verdict: nothing changes; an appellant is told the appeal was upheld; a verdict
+  held for review is confirmed: its strike now counts as a grave one, the sender is suspended
+  (from active, once) and notified;
 - **uphold** a rescan finding: its decision is applied to the message, with at most one strike
   per message ever, and the suspension rule is applied; **overturn** a finding: nothing changes;
 - every decision is one immutable row (reviewer, reason, effects): the audit. A decision on a
@@ -46,7 +49,7 @@ class Decided:
 
 
 def queue(session: Session, limit: int = 50) -> list[dict[str, Any]]:
-    """Open items, appeals first, then oldest first."""
+    """Open items: held verdicts first, then appeals, then oldest first."""
     return [row._asdict() for row in store.review_queue(session, limit)]
 
 
@@ -102,6 +105,11 @@ def decide(
         effects["unsuspended"] = store.lift_suspension_if_unmet(
             session, item.sender_id, limit=STRIKE_LIMIT, window=STRIKE_WINDOW
         )
+    elif subject == "verdict" and item.held:  # upheld: the suspension the job left to a person
+        effects["strike_confirmed"] = store.confirm_held_strike(session, message_id)
+        effects["suspended"] = store.suspend_if_met(
+            session, item.sender_id, limit=STRIKE_LIMIT, window=STRIKE_WINDOW
+        )
     elif subject != "verdict" and outcome == "upheld":
         effects["status_changed"] = store.set_message_status(session, message_id, item.decision)
         effects["strike_added"] = item.decision != "clean" and store.add_strike(
@@ -110,7 +118,12 @@ def decide(
         effects["suspended"] = store.suspend_if_met(
             session, item.sender_id, limit=STRIKE_LIMIT, window=STRIKE_WINDOW
         )
-    if effects.get("restored") or effects.get("strike_added") or item.appealed:
+    if (
+        effects.get("restored")
+        or effects.get("strike_added")
+        or effects.get("suspended")
+        or item.appealed
+    ):
         effects["notified"] = store.notify(
             session,
             item.sender_id,
@@ -120,6 +133,7 @@ def decide(
                 "review": outcome,
                 "restored": bool(effects.get("restored")),
                 "unsuspended": bool(effects.get("unsuspended")),
+                "suspended": bool(effects.get("suspended")),
             },
         )
     store.insert_decision(

@@ -41,15 +41,15 @@ def review_queue(
     session: Session, *, after: tuple[datetime, uuid.UUID] | None, limit: int
 ) -> Sequence[Any]:
     """Flagged and hidden messages, newest first, after the keyset ``after`` (created_at,
-    message_id): ids, decision, categories, time and the review's outcome if a person decided
-    it (moderation/review.py), never the text."""
+    message_id): ids, decision, categories, whether it is held for review, time and the review's
+    outcome if a person decided it (moderation/review.py), never the text."""
     keyset = "AND (r.created_at, r.message_id) < (:after_at, :after_id)" if after else ""
     after_at, after_id = after or (None, None)
     return sql.execute(
         session,
         f"""
         SELECT r.message_id, r.sender_id, r.decision, r.categories, r.signals, r.source,
-               r.created_at, d.outcome AS review
+               r.held, r.created_at, d.outcome AS review
         FROM moderation_results AS r
         LEFT JOIN moderation_review_decisions AS d
           ON d.message_id = r.message_id AND d.subject = 'verdict'
@@ -62,7 +62,8 @@ def review_queue(
 
 
 def review_counts(session: Session) -> dict[str, int]:
-    """How many messages are flagged and how many hidden."""
+    """How many messages are flagged, how many hidden, and how many of the hidden are held for
+    review with no decision yet (each hides a message nobody has looked at)."""
     rows = session.execute(
         select(ModerationResult.decision, func.count())
         .where(ModerationResult.decision.in_(REVIEW_DECISIONS))
@@ -70,6 +71,15 @@ def review_counts(session: Session) -> dict[str, int]:
     ).all()
     counts = {d: 0 for d in REVIEW_DECISIONS}
     counts.update({str(d): int(n) for d, n in rows})
+    [(held,)] = sql.execute(
+        session,
+        """
+        SELECT count(*) FROM moderation_results AS r
+        WHERE r.held AND NOT EXISTS (SELECT 1 FROM moderation_review_decisions AS d
+                                     WHERE d.message_id = r.message_id AND d.subject = 'verdict')
+        """,
+    )
+    counts["held"] = int(held)
     return counts
 
 

@@ -19,22 +19,23 @@ from sqlalchemy.orm import Session
 from yoked_actors import sql
 from yoked_actors.models.contract import Message
 from yoked_actors.models.moderation import ModerationResult
-from yoked_actors.moderation.decision import GRAVE
 from yoked_actors.moderation.engine import Verdict
 
 #: Everything, once, in one statement: the result only if the row exists with the judged
 #: content, and the rest only if this call inserted the result. Data-modifying CTEs see the same
 #: snapshot, so the strike count adds this message's strike to those already committed in the
-#: window.
+#: window. A verdict held for review (``:held``) strikes and counts towards the limit, but does
+#: not suspend by itself (``:suspend_now`` is false): a person's uphold does that
+#: (``store.review``).
 _RECORD = """
     WITH msg AS (
         SELECT id, sender_id FROM messages WHERE id = :message_id AND content = :content
     ), result AS (
         INSERT INTO moderation_results
             (message_id, sender_id, outcome, decision, categories, scores, signals,
-             engine_version, source)
+             engine_version, source, rules_categories, held)
         SELECT id, sender_id, 'decided', :decision, :categories, CAST(:scores AS jsonb),
-               :signals, :engine_version, :source
+               :signals, :engine_version, :source, :rules_categories, :held
         FROM msg
         ON CONFLICT (message_id) DO NOTHING
         RETURNING message_id, sender_id
@@ -42,8 +43,8 @@ _RECORD = """
         UPDATE messages SET moderation_status = :decision, moderated_at = now()
         WHERE id IN (SELECT message_id FROM result)
     ), strike AS (
-        INSERT INTO user_strikes (user_id, message_id, decision, categories)
-        SELECT sender_id, message_id, :decision, :categories FROM result
+        INSERT INTO user_strikes (user_id, message_id, decision, categories, held)
+        SELECT sender_id, message_id, :decision, :categories, :held FROM result
         WHERE :decision <> 'clean'
         ON CONFLICT (message_id) DO NOTHING
         RETURNING user_id
@@ -53,7 +54,7 @@ _RECORD = """
     ), suspended AS (
         UPDATE users SET status = 'suspended'
         WHERE id IN (SELECT user_id FROM strike) AND status = 'active'
-          AND (:grave OR (SELECT strikes FROM counted) >= :limit)
+          AND (:suspend_now OR (SELECT strikes FROM counted) >= :limit)
         RETURNING id
     ), notified AS (
         INSERT INTO notifications (user_id, kind, dedupe_key, payload)
@@ -61,7 +62,7 @@ _RECORD = """
             'messageId', CAST(:message_id AS text), 'decision', CAST(:decision AS text),
             'categories', to_jsonb(CAST(:categories AS text[])),
             'strikes', (SELECT strikes FROM counted),
-            'suspended', EXISTS (SELECT 1 FROM suspended))
+            'suspended', EXISTS (SELECT 1 FROM suspended), 'heldForReview', CAST(:held AS boolean))
         FROM strike
         ON CONFLICT (dedupe_key) DO NOTHING
     )
@@ -84,13 +85,15 @@ def record_verdict(
     """Write ``verdict`` on ``content`` and its consequences, once per message.
 
     A flagged or hidden verdict is a strike against the sender, who is suspended at
-    ``strike_limit`` strikes within ``strike_window`` (or at once for a grave category) and gets a
-    ``safety`` notification (``dedupe_key = safety:<message id>``).
+    ``strike_limit`` strikes within ``strike_window`` (or at once for a grave category the rules
+    found; a verdict held for review waits for a person) and gets a ``safety`` notification
+    (``dedupe_key = safety:<message id>``).
 
     Returns None, writing nothing, unless the message exists with exactly ``content``; else
     counts: ``recorded`` (0 when an earlier delivery recorded it), ``strikes`` (0 or 1),
-    ``suspended`` (0 or 1).
+    ``suspended`` (0 or 1), ``held`` (1 when this call recorded a verdict held for review).
     """
+    held = verdict.held
     found, recorded, strikes, suspended = sql.execute(
         session,
         _RECORD,
@@ -105,13 +108,20 @@ def record_verdict(
             "source": verdict.source,
             "window": strike_window,
             "limit": strike_limit,
-            "grave": any(name in GRAVE for name in verdict.categories),
+            "rules_categories": verdict.rules_categories,
+            "held": held,
+            "suspend_now": verdict.decision == "hidden" and not held,
             "dedupe_key": f"safety:{message_id}",
         },
     )[0]
     if not found:
         return None
-    return {"recorded": recorded, "strikes": strikes, "suspended": suspended}
+    return {
+        "recorded": recorded,
+        "strikes": strikes,
+        "suspended": suspended,
+        "held": int(held and recorded > 0),
+    }
 
 
 def stored_content(session: Session, message_id: uuid.UUID) -> str | None:

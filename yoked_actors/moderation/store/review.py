@@ -17,11 +17,12 @@ from yoked_actors import sql
 from yoked_actors.moderation.engine import Verdict
 
 #: Open items: verdicts that flagged or hid a message (appealed or not) and rescan findings,
-#: each without a decision on its subject. Appeals first, then the oldest.
+#: each without a decision on its subject. Verdicts held for review first (each hides a message
+#: nobody has looked at yet), then appeals, then the oldest.
 _QUEUE = """
     SELECT * FROM (
         SELECT r.message_id, 'verdict' AS subject, r.sender_id, r.decision, r.categories,
-               r.engine_version, (a.id IS NOT NULL) AS appealed, r.created_at
+               r.engine_version, r.held, (a.id IS NOT NULL) AS appealed, r.created_at
         FROM moderation_results r
         LEFT JOIN moderation_appeals a ON a.message_id = r.message_id
         WHERE r.decision IN ('flagged', 'hidden')
@@ -29,18 +30,18 @@ _QUEUE = """
                           WHERE d.message_id = r.message_id AND d.subject = 'verdict')
         UNION ALL
         SELECT f.message_id, 'rescan:' || f.id, f.sender_id, f.decision, f.categories,
-               f.engine_version, false, f.created_at
+               f.engine_version, false, false, f.created_at
         FROM moderation_rescan_findings f
         WHERE NOT EXISTS (SELECT 1 FROM moderation_review_decisions d
                           WHERE d.message_id = f.message_id AND d.subject = 'rescan:' || f.id)
     ) AS open_items
-    ORDER BY appealed DESC, created_at, message_id, subject
+    ORDER BY held DESC, appealed DESC, created_at, message_id, subject
     LIMIT :limit
 """
 
 
 def review_queue(session: Session, limit: int = 50) -> list[Any]:
-    """Open review items (see ``_QUEUE``), appeals first."""
+    """Open review items (see ``_QUEUE``): held verdicts first, then appeals."""
     return sql.execute(session, _QUEUE, {"limit": limit})
 
 
@@ -54,8 +55,8 @@ def review_details(session: Session, message_id: uuid.UUID) -> dict[str, Any] | 
     )
     result = sql.execute(
         session,
-        "SELECT decision, categories, scores, signals, engine_version, created_at"
-        " FROM moderation_results WHERE message_id = :id",
+        "SELECT decision, categories, rules_categories, held, scores, signals, engine_version,"
+        " source, created_at FROM moderation_results WHERE message_id = :id",
         {"id": message_id},
     )
     if not message and not result:
@@ -107,10 +108,10 @@ def existing_decision(session: Session, message_id: uuid.UUID, subject: str) -> 
 
 
 def subject_under_review(session: Session, message_id: uuid.UUID, subject: str) -> Any | None:
-    """(sender_id, decision, categories, appealed) of the verdict or finding, or None."""
+    """(sender_id, decision, categories, held, appealed) of the verdict or finding, or None."""
     if subject == "verdict":
         statement = """
-            SELECT r.sender_id, r.decision, r.categories,
+            SELECT r.sender_id, r.decision, r.categories, r.held,
                    EXISTS (SELECT 1 FROM moderation_appeals a
                            WHERE a.message_id = r.message_id) AS appealed
             FROM moderation_results r
@@ -119,7 +120,7 @@ def subject_under_review(session: Session, message_id: uuid.UUID, subject: str) 
         params: dict[str, Any] = {"id": message_id}
     else:
         statement = """
-            SELECT sender_id, decision, categories, false AS appealed
+            SELECT sender_id, decision, categories, false AS held, false AS appealed
             FROM moderation_rescan_findings WHERE message_id = :id AND id = :finding
         """
         params = {"id": message_id, "finding": int(subject.partition(":")[2])}
@@ -179,10 +180,23 @@ def add_strike(
     )
 
 
-#: Does the user still meet the suspension rule: a strike for a hidden (grave) message, or
-#: ``limit`` strikes within ``window``?
+def confirm_held_strike(session: Session, message_id: uuid.UUID) -> bool:
+    """A held verdict upheld: its strike now suspends like any grave strike; True if it was held."""
+    return bool(
+        sql.execute(
+            session,
+            "UPDATE user_strikes SET held = false WHERE message_id = :id AND held RETURNING id",
+            {"id": message_id},
+        )
+    )
+
+
+#: Does the user still meet the suspension rule: a strike for a hidden (grave) message that is
+#: not held for review (the rules found it, or a person upheld it), or ``limit`` strikes within
+#: ``window`` (held ones included)?
 _MEETS_RULE = """
-    EXISTS (SELECT 1 FROM user_strikes WHERE user_id = :user AND decision = 'hidden')
+    EXISTS (SELECT 1 FROM user_strikes
+            WHERE user_id = :user AND decision = 'hidden' AND NOT held)
     OR (SELECT count(*) FROM user_strikes
         WHERE user_id = :user AND created_at > now() - :window) >= :limit
 """
