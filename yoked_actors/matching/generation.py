@@ -185,6 +185,7 @@ def generate(
     ticks["decided"] = time.perf_counter()
     peaks["decide"] = peak_rss_mb()
     written = write_offers(timezone, local_date, record.as_of, run_input, offers, chunk_size)
+    ticks["offers_written"] = time.perf_counter()
     summary = outcome(run_input, offers)
     summary["duration_ms"] = _ms(ticks["started"], time.perf_counter())
     summary["peak_rss_mb"] = peak_rss_mb()
@@ -220,6 +221,7 @@ def _details(
             "read": _ms(ticks["started"], ticks["read"]),
             **offers.timings_ms,
             "decide": _ms(ticks["read"], ticks["decided"]),
+            "write_offers": _ms(ticks["decided"], ticks["offers_written"]),
             "write": _ms(ticks["decided"], ticks["done"]),
         },
         "duration_ms": _ms(ticks["started"], ticks["done"]),
