@@ -155,14 +155,17 @@ _INSERT_OFFERS = _INSERT_NEW_OFFERS + "ON CONFLICT (user_a_id, user_b_id, local_
 _NOTIFICATION_ROWS = "CREATE TEMP TABLE notification_rows (u uuid, n int4, d date) ON COMMIT DROP"
 _NOTIFICATION_COLUMNS = ("u", "n", "d")
 
-_INSERT_NOTIFICATIONS = """
+_INSERT_NEW_NOTIFICATIONS = """
 INSERT INTO notifications (user_id, kind, payload, dedupe_key)
 SELECT u, 'daily_matches',
        jsonb_build_object('local_date', d, 'offers', n, 'timezone', :timezone::text),
        'daily_matches:' || u::text || ':' || d::text
 FROM notification_rows
-ON CONFLICT (dedupe_key) DO NOTHING
 """
+
+# The same, skipping a notification already there (same dedupe key): a speculative insertion
+# per row, like the offers' (docs/matching.md, "Writing offers").
+_INSERT_NOTIFICATIONS = _INSERT_NEW_NOTIFICATIONS + "ON CONFLICT (dedupe_key) DO NOTHING\n"
 
 #: Day 0 of PostgreSQL's binary date.
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
@@ -213,7 +216,8 @@ def insert_offers(
 
 def insert_notifications(session: Session, timezone: str, notices: Notices, rows: slice) -> None:
     """Insert the ``daily_matches`` notifications ``rows`` of ``notices``; one already there
-    (same dedupe key ``daily_matches:<user_id>:<local_date>``) is skipped."""
+    (same dedupe key ``daily_matches:<user_id>:<local_date>``) is skipped. Rows within
+    ``notices.fresh`` are first inserted without ``ON CONFLICT``, like the offers."""
     arrays = [
         uuid16(notices.user_ids[rows]),
         notices.offers[rows].astype(np.int32),
@@ -222,7 +226,18 @@ def insert_notifications(session: Session, timezone: str, notices: Notices, rows
     with sql.driver_cursor(session, named_rows=False) as cursor:
         sql.execute_binary(cursor, _NOTIFICATION_ROWS)
         sql.copy_arrays(cursor, "notification_rows", _NOTIFICATION_COLUMNS, arrays)
-        sql.execute_binary(cursor, _INSERT_NOTIFICATIONS, {"timezone": timezone})
+        params = {"timezone": timezone}
+        if rows.stop is None or rows.stop > notices.fresh:
+            sql.execute_binary(cursor, _INSERT_NOTIFICATIONS, params)
+            return
+        # No other run offered these people on their own date, so no key is there unless an
+        # earlier attempt of this run wrote it: then the chunk is inserted again, skipping it.
+        sql.execute_binary(cursor, "SAVEPOINT new_notifications")
+        try:
+            sql.execute_binary(cursor, _INSERT_NEW_NOTIFICATIONS, params)
+        except psycopg.errors.UniqueViolation:
+            sql.execute_binary(cursor, "ROLLBACK TO SAVEPOINT new_notifications")
+            sql.execute_binary(cursor, _INSERT_NOTIFICATIONS, params)
 
 
 # ---------------------------------------------------------------- expiration
