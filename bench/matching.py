@@ -3,6 +3,7 @@
     .venv/bin/python bench/matching.py                 # 300,000 users, 1,000,000 offers to expire
     .venv/bin/python bench/matching.py --users 1000000 --expire 0
     .venv/bin/python bench/matching.py --shards 2 --expire 0   # and the same day in 2 shards
+    .venv/bin/python bench/matching.py --floors 2  # and the floors, 2 rounds (matching_writes.py)
 
 Seeds a scratch database (created here, dropped at the end) through COPY with synthetic users
 clustered like the real thing: cities of Zipf-like sizes along the US east coast (5 % of the
@@ -35,11 +36,12 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import matching_writes
 import numpy as np
 import psycopg
 
 from yoked_actors import db, migrate
-from yoked_actors.matching import expiration, generation, sharding
+from yoked_actors.matching import generation, sharding
 from yoked_actors.models.contract import GOALS
 from yoked_actors.settings import load_settings
 
@@ -51,36 +53,17 @@ DAY = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 
 # (lat, lon, timezone) of city centres; sizes follow a Zipf law in this order.
+# fmt: off
 CITIES = [
-    (40.71, -74.01, TZ),
-    (42.36, -71.06, TZ),
-    (39.95, -75.17, TZ),
-    (38.91, -77.04, TZ),
-    (33.75, -84.39, TZ),
-    (25.76, -80.19, TZ),
-    (42.33, -83.05, TZ),
-    (35.23, -80.84, TZ),
-    (39.29, -76.61, TZ),
-    (28.54, -81.38, TZ),
-    (27.95, -82.46, TZ),
-    (40.44, -79.99, TZ),
-    (41.50, -81.69, TZ),
-    (39.96, -83.00, TZ),
-    (39.10, -84.51, TZ),
-    (35.78, -78.64, TZ),
-    (36.85, -76.29, TZ),
-    (43.05, -76.15, TZ),
-    (42.89, -78.88, TZ),
-    (41.82, -71.41, TZ),
-    (38.25, -85.76, TZ),
-    (39.77, -86.16, TZ),
-    (30.33, -81.66, TZ),
-    (32.08, -81.09, TZ),
-    (34.00, -81.03, TZ),
-    (41.76, -72.68, TZ),
-    (43.66, -70.26, TZ),
-    (44.48, -73.21, TZ),
+    (40.71, -74.01, TZ), (42.36, -71.06, TZ), (39.95, -75.17, TZ), (38.91, -77.04, TZ),
+    (33.75, -84.39, TZ), (25.76, -80.19, TZ), (42.33, -83.05, TZ), (35.23, -80.84, TZ),
+    (39.29, -76.61, TZ), (28.54, -81.38, TZ), (27.95, -82.46, TZ), (40.44, -79.99, TZ),
+    (41.50, -81.69, TZ), (39.96, -83.00, TZ), (39.10, -84.51, TZ), (35.78, -78.64, TZ),
+    (36.85, -76.29, TZ), (43.05, -76.15, TZ), (42.89, -78.88, TZ), (41.82, -71.41, TZ),
+    (38.25, -85.76, TZ), (39.77, -86.16, TZ), (30.33, -81.66, TZ), (32.08, -81.09, TZ),
+    (34.00, -81.03, TZ), (41.76, -72.68, TZ), (43.66, -70.26, TZ), (44.48, -73.21, TZ),
 ]
+# fmt: on
 NEIGHBOURS = [
     (41.88, -87.63, "America/Chicago"),
     (36.16, -86.78, "America/Chicago"),
@@ -189,25 +172,6 @@ def seed_history(conn: psycopg.Connection, n: int) -> None:
             {"day": DAY, "tz": TZ, "now": NOW},
         )
         cur.execute("ANALYZE")
-
-
-def seed_expiring(conn: psycopg.Connection, count: int) -> int:
-    """``count`` pending offers already past expires_at (pairs of users k and k + step)."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO match_offers (user_a_id, user_b_id, local_date, timezone, score, status,"
-            " created_at, expires_at) "
-            "SELECT least(a.id, b.id), greatest(a.id, b.id), %(day)s::date - 40, %(tz)s, 0.5,"
-            " 'pending', %(now)s - interval '30 hours', %(now)s - interval '6 hours' "
-            "FROM (SELECT id, row_number() OVER (ORDER BY id) AS r FROM users) a "
-            "CROSS JOIN generate_series(1, 20) AS step "
-            "JOIN (SELECT id, row_number() OVER (ORDER BY id) AS r FROM users) b "
-            "ON b.r = a.r + step LIMIT %(count)s",
-            {"day": DAY, "tz": TZ, "now": NOW, "count": count},
-        )
-        inserted = cur.rowcount
-    conn.execute("VACUUM ANALYZE match_offers")
-    return inserted
 
 
 def run_job_process(url: str, budget_mb: int, job: str = "generate_daily", **extra: int) -> dict:
@@ -336,6 +300,9 @@ def main() -> None:
     parser.add_argument("--expire-batch", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
+        "--floors", type=int, default=0, help="rounds of the single-statement floors (0: none)"
+    )
+    parser.add_argument(
         "--shards", type=int, default=0, help="also run the day split into N shards (0: no)"
     )
     parser.add_argument(
@@ -376,28 +343,15 @@ def main() -> None:
             f" (already completed: {again.get('already_completed')})"
         )
 
+        if args.floors:
+            matching_writes.write_floors(raw_url, TZ, DAY, args.floors)
         if args.shards > 1:
             sharded = run_sharded(url, raw_url, args.shards, args.budget_mb)
             side_by_side(summary, sharded)
 
         if args.expire:
-            with psycopg.connect(raw_url, autocommit=True) as conn:
-                seeded = seed_expiring(conn, args.expire)
-                # A million-row UPDATE's WAL and dirty pages depend on these (docs/matching.md).
-                settings = conn.execute(
-                    "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)"
-                    " FROM pg_settings WHERE name IN ('shared_buffers', 'wal_buffers',"
-                    " 'max_wal_size', 'checkpoint_timeout', 'wal_compression')"
-                ).fetchone()
-            shown = settings[0] if settings else "?"
-            print(f"server: {shown}; load average {os.getloadavg()[0]:.2f}")
-            started = time.perf_counter()
-            result = expiration.expire_due(NOW, batch_size=args.expire_batch, time_budget_s=600)
-            took = time.perf_counter() - started
-            print(
-                f"expiration: {result['expired']:,} of {seeded:,} due offers expired in"
-                f" {took:.2f} s ({result['batches']} batches of {args.expire_batch:,};"
-                f" {result['expired'] / took:,.0f} rows/s)"
+            matching_writes.run_expiration(
+                raw_url, args.expire, args.expire_batch, args.floors, TZ, DAY, NOW
             )
     finally:
         db.dispose()

@@ -93,19 +93,27 @@ def copy_arrays(
 ) -> int:
     """Write equal-length arrays as rows of ``table(columns)`` in one binary ``COPY``.
 
-    Supported arrays: 16-byte void (a uuid's bytes), float64 and int32. The whole COPY stream is
-    built by numpy in one buffer, with no Python object per row. Returns the rows written.
+    Supported arrays: 16-byte void (a uuid's bytes), float64, int32, and fixed-width bytes (a
+    value already in the column type's binary format, all of the array's width). The whole COPY
+    stream is built by numpy in one buffer, with no Python object per row. Returns the rows
+    written.
     """
     count = len(arrays[0]) if arrays else 0
     if count == 0:
         return 0
+    formats = [
+        (array.dtype.str, array.dtype.itemsize)
+        if array.dtype.kind == "S"
+        else _COPY_FIELDS[array.dtype.kind]
+        for array in arrays
+    ]
     fields: list[tuple[str, str]] = [("fields", ">i2")]
-    for i, array in enumerate(arrays):
-        fields += [(f"len{i}", ">i4"), (f"val{i}", _COPY_FIELDS[array.dtype.kind][0])]
+    for i, (field, _) in enumerate(formats):
+        fields += [(f"len{i}", ">i4"), (f"val{i}", field)]
     rows = np.empty(count, dtype=np.dtype(fields))
     rows["fields"] = len(arrays)
-    for i, array in enumerate(arrays):
-        rows[f"len{i}"] = _COPY_FIELDS[array.dtype.kind][1]
+    for i, (array, (_, length)) in enumerate(zip(arrays, formats, strict=True)):
+        rows[f"len{i}"] = length
         rows[f"val{i}"] = array
     header = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
     target = f"{table} ({', '.join(columns)})" if columns else table

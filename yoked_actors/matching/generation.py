@@ -64,9 +64,10 @@ def in_parallel(step: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return list(pool.map(step, items))
 
 
-def chunks(count: int, size: int) -> list[slice]:
-    """``range(count)`` in slices of ``size``."""
-    return [slice(start, start + size) for start in range(0, count, size)]
+def chunks(count: int, size: int, *, split_at: int = 0) -> list[slice]:
+    """``range(count)`` in slices of ``size``; none straddles ``split_at``."""
+    first = [slice(start, min(start + size, split_at)) for start in range(0, split_at, size)]
+    return first + [slice(start, start + size) for start in range(split_at, count, size)]
 
 
 def start_run(timezone: str, local_date: date, now: datetime) -> store.RunRecord:
@@ -145,7 +146,7 @@ def finish_run(
         with session_scope() as session:
             store.insert_notifications(session, timezone, notices, rows)
 
-    in_parallel(write_notices, chunks(len(notices), chunk_size))
+    in_parallel(write_notices, chunks(len(notices), chunk_size, split_at=notices.fresh))
     with session_scope() as session:
         store.complete_run(session, timezone, local_date, summary)
 
@@ -185,6 +186,7 @@ def generate(
     ticks["decided"] = time.perf_counter()
     peaks["decide"] = peak_rss_mb()
     written = write_offers(timezone, local_date, record.as_of, run_input, offers, chunk_size)
+    ticks["offers_written"] = time.perf_counter()
     summary = outcome(run_input, offers)
     summary["duration_ms"] = _ms(ticks["started"], time.perf_counter())
     summary["peak_rss_mb"] = peak_rss_mb()
@@ -220,6 +222,7 @@ def _details(
             "read": _ms(ticks["started"], ticks["read"]),
             **offers.timings_ms,
             "decide": _ms(ticks["read"], ticks["decided"]),
+            "write_offers": _ms(ticks["decided"], ticks["offers_written"]),
             "write": _ms(ticks["decided"], ticks["done"]),
         },
         "duration_ms": _ms(ticks["started"], ticks["done"]),

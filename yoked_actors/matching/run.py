@@ -220,20 +220,28 @@ class Notices:
     offers: npt.NDArray[np.int64]
     #: The person's own local date (``datetime64[D]``): the day the notification is about.
     local_dates: npt.NDArray[np.datetime64]
+    #: The first ``fresh`` people had no offer on their own local date from another run, so no
+    #: notification for it either (unless from an earlier attempt of this run); the others
+    #: may have one already.
+    fresh: int = 0
 
     def __len__(self) -> int:
         return len(self.user_ids)
 
 
 def daily_notices(run_input: RunInput, offers: Offers) -> Notices:
-    """The notifications of the run: every person offered, with their count and local date."""
+    """The notifications of the run: every person offered, with their count and local date;
+    first those who had no offer on their own local date from another run (a full quota)."""
     population = run_input.population
     per_user = np.bincount(np.concatenate((offers.lo, offers.hi)), minlength=len(population))
     users = np.flatnonzero(per_user)
+    offered_elsewhere = population.quota[users] < OFFERS_PER_DAY
+    users = users[np.argsort(offered_elsewhere, kind="stable")]
     return Notices(
         user_ids=population.ids[users],
         offers=per_user[users],
         local_dates=run_input.own_dates[users],
+        fresh=len(users) - int(offered_elsewhere.sum()),
     )
 
 

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from yoked_actors import sql
 from yoked_actors.matching.run import OFFER_TTL, Notices, Offers
-from yoked_actors.matching.scoring import SCORE_VERSION
 from yoked_actors.matching.store.people import (
     ACTIVE_USER,
     ACTIVE_WITHIN,
@@ -39,6 +38,7 @@ from yoked_actors.matching.store.people import (
     active_since,
     read_run,
 )
+from yoked_actors.matching.store.reasons import reasons_jsonb
 
 __all__ = [
     "ACTIVE_USER",
@@ -135,19 +135,15 @@ def complete_run(
 
 # ---------------------------------------------------------------- write
 
-_OFFER_ROWS = (
-    "CREATE TEMP TABLE offer_rows (a uuid, b uuid, s float8, km float8, sc float8, di float8,"
-    " go float8, le float8, gy float8) ON COMMIT DROP"
-)
-_OFFER_COLUMNS = ("a", "b", "s", "km", "sc", "di", "go", "le", "gy")
+_OFFER_ROWS = "CREATE TEMP TABLE offer_rows (a uuid, b uuid, s float8, r jsonb) ON COMMIT DROP"
+_OFFER_COLUMNS = ("a", "b", "s", "r")
 
+# reasons: built by numpy (.reasons), parsed by the COPY; the same jsonb as
+# jsonb_build_object('version', ..., 'gym', ...) of the rounded values, at a third of its cost.
 _INSERT_NEW_OFFERS = """
 INSERT INTO match_offers (user_a_id, user_b_id, local_date, timezone, score, reasons, status,
                           created_at, expires_at)
-SELECT a, b, :local_date, :timezone, s,
-       jsonb_build_object('version', :version::int, 'distance_km', km, 'schedule', sc,
-                          'distance', di, 'goals', go, 'level', le, 'gym', gy = 1),
-       'pending', :as_of, :expires_at
+SELECT a, b, :local_date, :timezone, s, r, 'pending', :as_of, :expires_at
 FROM offer_rows
 """
 
@@ -159,14 +155,17 @@ _INSERT_OFFERS = _INSERT_NEW_OFFERS + "ON CONFLICT (user_a_id, user_b_id, local_
 _NOTIFICATION_ROWS = "CREATE TEMP TABLE notification_rows (u uuid, n int4, d date) ON COMMIT DROP"
 _NOTIFICATION_COLUMNS = ("u", "n", "d")
 
-_INSERT_NOTIFICATIONS = """
+_INSERT_NEW_NOTIFICATIONS = """
 INSERT INTO notifications (user_id, kind, payload, dedupe_key)
 SELECT u, 'daily_matches',
        jsonb_build_object('local_date', d, 'offers', n, 'timezone', :timezone::text),
        'daily_matches:' || u::text || ':' || d::text
 FROM notification_rows
-ON CONFLICT (dedupe_key) DO NOTHING
 """
+
+# The same, skipping a notification already there (same dedupe key): a speculative insertion
+# per row, like the offers' (docs/matching.md, "Writing offers").
+_INSERT_NOTIFICATIONS = _INSERT_NEW_NOTIFICATIONS + "ON CONFLICT (dedupe_key) DO NOTHING\n"
 
 #: Day 0 of PostgreSQL's binary date.
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
@@ -188,21 +187,17 @@ def insert_offers(
 ) -> int:
     """Insert the offers ``rows`` of ``offers`` (``ids``: the people's user ids). Returns the
     rows inserted: a pair already offered for ``local_date`` (an earlier attempt) is skipped."""
-    parts = offers.parts
     arrays = [
         uuid16(ids[offers.lo[rows]]),
         uuid16(ids[offers.hi[rows]]),
         offers.score[rows],
-        np.round(offers.km[rows], 2),
-        *(np.round(parts[name][rows], 3) for name in ("schedule", "distance", "goals", "level")),
-        parts["gym"][rows],
+        reasons_jsonb(offers.km[rows], {name: part[rows] for name, part in offers.parts.items()}),
     ]
     params = {
         "timezone": timezone,
         "local_date": local_date,
         "as_of": as_of,
         "expires_at": as_of + OFFER_TTL,
-        "version": SCORE_VERSION,
     }
     with sql.driver_cursor(session, named_rows=False) as cursor:
         sql.execute_binary(cursor, _OFFER_ROWS)
@@ -221,7 +216,8 @@ def insert_offers(
 
 def insert_notifications(session: Session, timezone: str, notices: Notices, rows: slice) -> None:
     """Insert the ``daily_matches`` notifications ``rows`` of ``notices``; one already there
-    (same dedupe key ``daily_matches:<user_id>:<local_date>``) is skipped."""
+    (same dedupe key ``daily_matches:<user_id>:<local_date>``) is skipped. Rows within
+    ``notices.fresh`` are first inserted without ``ON CONFLICT``, like the offers."""
     arrays = [
         uuid16(notices.user_ids[rows]),
         notices.offers[rows].astype(np.int32),
@@ -230,7 +226,18 @@ def insert_notifications(session: Session, timezone: str, notices: Notices, rows
     with sql.driver_cursor(session, named_rows=False) as cursor:
         sql.execute_binary(cursor, _NOTIFICATION_ROWS)
         sql.copy_arrays(cursor, "notification_rows", _NOTIFICATION_COLUMNS, arrays)
-        sql.execute_binary(cursor, _INSERT_NOTIFICATIONS, {"timezone": timezone})
+        params = {"timezone": timezone}
+        if rows.stop is None or rows.stop > notices.fresh:
+            sql.execute_binary(cursor, _INSERT_NOTIFICATIONS, params)
+            return
+        # No other run offered these people on their own date, so no key is there unless an
+        # earlier attempt of this run wrote it: then the chunk is inserted again, skipping it.
+        sql.execute_binary(cursor, "SAVEPOINT new_notifications")
+        try:
+            sql.execute_binary(cursor, _INSERT_NEW_NOTIFICATIONS, params)
+        except psycopg.errors.UniqueViolation:
+            sql.execute_binary(cursor, "ROLLBACK TO SAVEPOINT new_notifications")
+            sql.execute_binary(cursor, _INSERT_NOTIFICATIONS, params)
 
 
 # ---------------------------------------------------------------- expiration
