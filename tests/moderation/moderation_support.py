@@ -54,3 +54,18 @@ def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
 def user_status(user_id: uuid.UUID) -> str:
     with session_scope() as session:
         return session.scalar(select(User.status).where(User.id == user_id)) or ""
+
+
+def judged(sender: uuid.UUID, content: str) -> uuid.UUID:
+    """A new message from ``sender`` with ``content``, judged by the moderation job."""
+    from yoked_actors.jobs import get_job
+
+    message = make_message(sender, make_user(), content)
+    get_job("moderation.moderate_message").run(event_for(message, sender, content=content))
+    return message
+
+
+def message_status(message_id: uuid.UUID) -> str:
+    with session_scope() as session:
+        status = session.scalar(select(Message.moderation_status).where(Message.id == message_id))
+    return status or ""

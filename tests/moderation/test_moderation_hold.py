@@ -12,14 +12,22 @@ import pytest
 from click.testing import CliRunner
 from dramatiq import Worker
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from moderation_support import event_for, make_message, make_user, result_of, user_status
+from moderation_support import (
+    event_for,
+    judged,
+    make_message,
+    make_user,
+    message_status,
+    result_of,
+    user_status,
+)
 from sqlalchemy import func, select
 
 from yoked_actors import events
 from yoked_actors.cli import main
 from yoked_actors.db import session_scope
 from yoked_actors.jobs import get_job
-from yoked_actors.models.contract import Message, Notification
+from yoked_actors.models.contract import Notification
 from yoked_actors.models.moderation import ModerationResult, UserStrike
 from yoked_actors.moderation import moderate, review
 from yoked_actors.queues import Queue
@@ -50,17 +58,6 @@ def _the_lines_are_what_they_claim() -> None:
     finally:
         mp.undo()
         get_settings.cache_clear()
-
-
-def _judged(sender: uuid.UUID, content: str) -> uuid.UUID:
-    message = make_message(sender, make_user(), content)
-    get_job("moderation.moderate_message").run(event_for(message, sender, content=content))
-    return message
-
-
-def _status(message: uuid.UUID) -> str:
-    with session_scope() as session:
-        return session.scalar(select(Message.moderation_status).where(Message.id == message)) or ""
 
 
 def _strikes(user: uuid.UUID) -> list[tuple[str, bool]]:
@@ -136,7 +133,7 @@ def test_a_learned_only_grave_message_delivered_twice_is_hidden_struck_once_and_
         [],
         True,
     )
-    assert _status(message) == "hidden"  # the recipient does not see it meanwhile
+    assert message_status(message) == "hidden"  # the recipient does not see it meanwhile
     assert _strikes(sender) == [("hidden", True)]
     assert user_status(sender) == "active"
     [notice] = _safety(sender)
@@ -154,9 +151,9 @@ def test_a_learned_only_grave_message_delivered_twice_is_hidden_struck_once_and_
 
 def test_held_verdicts_come_first_and_an_uphold_suspends_exactly_once(review_db: str) -> None:
     sender = make_user()
-    appealed = _judged(make_user(), RULES_THREAT)  # older, appealed, not held
-    flagged = _judged(make_user(), "add me on snap: jlifts")
-    held = _judged(sender, LEARNED_THREAT)
+    appealed = judged(make_user(), RULES_THREAT)  # older, appealed, not held
+    flagged = judged(make_user(), "add me on snap: jlifts")
+    held = judged(sender, LEARNED_THREAT)
     with session_scope() as session:
         review.appeal(session, appealed, make_user(), "a film quote")
         queue = review.queue(session)
@@ -173,7 +170,7 @@ def test_held_verdicts_come_first_and_an_uphold_suspends_exactly_once(review_db:
     assert _decide(held, "uphold") == (
         "upheld (decided): notified true, strike_confirmed true, suspended true"
     )
-    assert (user_status(sender), _status(held), _strikes(sender)) == (
+    assert (user_status(sender), message_status(held), _strikes(sender)) == (
         "suspended",
         "hidden",
         [("hidden", False)],
@@ -199,8 +196,8 @@ def test_overturning_a_held_verdict_restores_the_message_and_strike_exactly_once
     review_db: str,
 ) -> None:
     sender = make_user()
-    message = _judged(sender, LEARNED_SELF_HARM)
-    assert (_status(message), _strikes(sender), user_status(sender)) == (
+    message = judged(sender, LEARNED_SELF_HARM)
+    assert (message_status(message), _strikes(sender), user_status(sender)) == (
         "hidden",
         [("hidden", True)],
         "active",
@@ -209,12 +206,20 @@ def test_overturning_a_held_verdict_restores_the_message_and_strike_exactly_once
     assert _decide(message, "overturn") == (
         "overturned (decided): notified true, restored true, strike_removed true, unsuspended false"
     )
-    assert (_status(message), _strikes(sender), user_status(sender)) == ("clean", [], "active")
+    assert (message_status(message), _strikes(sender), user_status(sender)) == (
+        "clean",
+        [],
+        "active",
+    )
     notices = len(_safety(sender))
     assert _decide(message, "overturn", reviewer="bo").startswith(
         "overturned (already decided, nothing changed)"
     )
-    assert (_status(message), _strikes(sender), len(_safety(sender))) == ("clean", [], notices)
+    assert (message_status(message), _strikes(sender), len(_safety(sender))) == (
+        "clean",
+        [],
+        notices,
+    )
     assert result_of(message).held is True  # type: ignore[union-attr]  # history kept
 
 
@@ -222,10 +227,10 @@ def test_a_held_strike_counts_towards_the_limit_but_keeps_no_suspension_by_itsel
     review_db: str,
 ) -> None:
     sender = make_user()
-    first = _judged(sender, "add me on snap: jlifts")
-    _judged(sender, "venmo me 50")
+    first = judged(sender, "add me on snap: jlifts")
+    judged(sender, "venmo me 50")
     assert user_status(sender) == "active"
-    _judged(sender, LEARNED_THREAT)  # the third strike within 30 days
+    judged(sender, LEARNED_THREAT)  # the third strike within 30 days
     assert user_status(sender) == "suspended"
 
     with session_scope() as session:  # two strikes left, one of them held: not grave yet

@@ -12,28 +12,22 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from moderation_support import event_for, make_message, make_user, result_of, user_status
+from moderation_support import (
+    judged,
+    make_user,
+    message_status,
+    result_of,
+    user_status,
+)
 from sqlalchemy import func, select, text, update
 
 from yoked_actors.cli import main
 from yoked_actors.db import session_scope
-from yoked_actors.jobs import get_job
 from yoked_actors.models.contract import Message, Notification
 from yoked_actors.models.moderation import ModerationResult, UserStrike
 from yoked_actors.moderation import review
 from yoked_actors.settings import get_settings
 from yoked_actors.sql import driver_cursor
-
-
-def _judged(sender: uuid.UUID, content: str) -> uuid.UUID:
-    message = make_message(sender, make_user(), content)
-    get_job("moderation.moderate_message").run(event_for(message, sender, content=content))
-    return message
-
-
-def _status(message: uuid.UUID) -> str:
-    with session_scope() as session:
-        return session.scalar(select(Message.moderation_status).where(Message.id == message)) or ""
 
 
 def _count(model: type, **where: object) -> int:
@@ -53,9 +47,9 @@ def test_overturning_an_appealed_hidden_message_restores_everything_exactly_once
     review_db: str,
 ) -> None:
     sender = make_user()
-    message = _judged(sender, "I will kill you")
-    other = _judged(make_user(), "add me on snap: jlifts")
-    assert (_status(message), user_status(sender)) == ("hidden", "suspended")
+    message = judged(sender, "I will kill you")
+    other = judged(make_user(), "add me on snap: jlifts")
+    assert (message_status(message), user_status(sender)) == ("hidden", "suspended")
     assert _count(UserStrike, user_id=sender) == 1
 
     with session_scope() as session:  # what the API does when the user taps "appeal"
@@ -78,7 +72,7 @@ def test_overturning_an_appealed_hidden_message_restores_everything_exactly_once
     assert output == (
         "overturned (decided): notified true, restored true, strike_removed true, unsuspended true"
     )
-    assert (_status(message), user_status(sender)) == ("clean", "active")
+    assert (message_status(message), user_status(sender)) == ("clean", "active")
     assert _count(UserStrike, user_id=sender) == 0
     notices = _count(Notification, user_id=sender, kind="safety")
     assert notices == 2  # the verdict's, then the review's
@@ -87,7 +81,7 @@ def test_overturning_an_appealed_hidden_message_restores_everything_exactly_once
         code, output = _decide(str(message), action, "--reason", "again", "--reviewer", "bo")
         assert code == 0
         assert output.startswith("overturned (already decided, nothing changed)")
-    assert (_status(message), user_status(sender)) == ("clean", "active")
+    assert (message_status(message), user_status(sender)) == ("clean", "active")
     assert _count(Notification, user_id=sender, kind="safety") == notices
     with session_scope() as session:
         [decision] = session.execute(
@@ -104,8 +98,8 @@ def test_overturning_an_appealed_hidden_message_restores_everything_exactly_once
 
 def test_overturn_keeps_a_suspension_the_remaining_strikes_still_justify(review_db: str) -> None:
     sender = make_user()
-    first = _judged(sender, "I will kill you")
-    _judged(sender, "kys")
+    first = judged(sender, "I will kill you")
+    judged(sender, "kys")
     with session_scope() as session:
         decided = review.decide(session, first, "overturn", reason="quote", reviewer="ana")
     assert decided.effects["strike_removed"] and not decided.effects["unsuspended"]
@@ -115,7 +109,7 @@ def test_overturn_keeps_a_suspension_the_remaining_strikes_still_justify(review_
 
 def test_concurrent_decisions_on_one_message_apply_once(review_db: str) -> None:
     sender = make_user()
-    message = _judged(sender, "I will kill you")
+    message = judged(sender, "I will kill you")
     results: list[review.Decided] = []
 
     def decide(action: str) -> None:
@@ -134,12 +128,12 @@ def test_concurrent_decisions_on_one_message_apply_once(review_db: str) -> None:
 
 def test_uphold_changes_nothing_and_bad_decisions_are_refused(review_db: str) -> None:
     sender = make_user()
-    message = _judged(sender, "add me on snap: jlifts")
+    message = judged(sender, "add me on snap: jlifts")
     code, output = _decide(str(message), "uphold", "--reason", "contact", "--reviewer", "ana")
     assert (code, output) == (0, "upheld (decided)")
-    assert (_status(message), _count(UserStrike, user_id=sender)) == ("flagged", 1)
+    assert (message_status(message), _count(UserStrike, user_id=sender)) == ("flagged", 1)
 
-    clean = _judged(sender, "see you at 6")
+    clean = judged(sender, "see you at 6")
     code, output = _decide(str(clean), "overturn", "--reason", "x", "--reviewer", "ana")
     assert code == 2 and "nothing to review" in output
     code, output = _decide(str(message), "overturn", "--reason", " ", "--reviewer", "ana")
@@ -150,8 +144,8 @@ def test_uphold_changes_nothing_and_bad_decisions_are_refused(review_db: str) ->
 
 def test_rescan_sends_new_findings_to_review_and_never_strikes_twice(review_db: str) -> None:
     sender = make_user()
-    missed = _judged(sender, "see you at 6")  # judged clean
-    struck = _judged(sender, "add me on snap: jlifts")  # flagged, one strike
+    missed = judged(sender, "see you at 6")  # judged clean
+    struck = judged(sender, "add me on snap: jlifts")  # flagged, one strike
     with session_scope() as session:  # as if an older engine had judged them differently
         session.execute(
             update(ModerationResult)
@@ -182,7 +176,7 @@ def test_rescan_sends_new_findings_to_review_and_never_strikes_twice(review_db: 
         done = runner.invoke(main, ["moderation", "rescan", "--since", since, "--batch", "1"])
         assert done.exit_code == 0, done.output
         assert expected in done.output
-    assert (_status(missed), _count(UserStrike, user_id=sender)) == ("clean", 1)
+    assert (message_status(missed), _count(UserStrike, user_id=sender)) == ("clean", 1)
 
     with session_scope() as session:
         [finding] = [i for i in review.queue(session) if i["subject"].startswith("rescan:")]
@@ -190,7 +184,7 @@ def test_rescan_sends_new_findings_to_review_and_never_strikes_twice(review_db: 
             session, missed, "uphold", reason="threat", reviewer="ana", subject=finding["subject"]
         )
     assert decided.effects["strike_added"] and decided.effects["suspended"]
-    assert (_status(missed), user_status(sender)) == ("hidden", "suspended")
+    assert (message_status(missed), user_status(sender)) == ("hidden", "suspended")
     assert _count(UserStrike, user_id=sender) == 2
     with session_scope() as session:
         again = review.decide(
@@ -214,7 +208,7 @@ def _doc_blocks(kind: str) -> list[str]:
 
 def test_the_documented_appeal_sql_and_commands_work_as_written(review_db: str) -> None:
     sender = make_user()
-    message = _judged(sender, "I will kill you")
+    message = judged(sender, "I will kill you")
     [appeal_sql] = _doc_blocks("sql")
     statement = appeal_sql.replace("$1", "%s").replace("$2", "%s").replace("$3", "%s")
     with session_scope() as session, driver_cursor(session) as cursor:
@@ -234,14 +228,14 @@ def test_the_documented_appeal_sql_and_commands_work_as_written(review_db: str) 
         outputs.append(result.output)
     assert str(message) in outputs[0]
     assert outputs[2].startswith("overturned (decided)")
-    assert (_status(message), user_status(sender)) == ("clean", "active")
+    assert (message_status(message), user_status(sender)) == ("clean", "active")
 
 
 def test_eval_reports_overturn_rates_per_category_as_measured_false_alarms(
     review_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sender = make_user()
-    threat, contact = _judged(sender, "I will kill you"), _judged(sender, "add me on snap: jlifts")
+    threat, contact = judged(sender, "I will kill you"), judged(sender, "add me on snap: jlifts")
     with session_scope() as session:
         review.decide(session, threat, "overturn", reason="film quote", reviewer="ana")
         review.decide(session, contact, "uphold", reason="contact", reviewer="ana")
