@@ -203,14 +203,8 @@ def insert_offers(
         sql.execute_binary(cursor, _OFFER_ROWS)
         sql.copy_arrays(cursor, "offer_rows", _OFFER_COLUMNS, arrays)
         # A first attempt's chunk has no pair already offered: plain INSERT. A retried chunk
-        # (or a pair a concurrent run wrote) fails at once on the unique key; it is then
-        # inserted again, skipping what is there.
-        sql.execute_binary(cursor, "SAVEPOINT new_offers")
-        try:
-            sql.execute_binary(cursor, _INSERT_NEW_OFFERS, params)
-        except psycopg.errors.UniqueViolation:
-            sql.execute_binary(cursor, "ROLLBACK TO SAVEPOINT new_offers")
-            sql.execute_binary(cursor, _INSERT_OFFERS, params)
+        # (or a pair a concurrent run wrote) fails at once on the unique key.
+        _insert_new_else_skip(cursor, _INSERT_NEW_OFFERS, _INSERT_OFFERS, params)
         return cursor.rowcount
 
 
@@ -231,13 +225,20 @@ def insert_notifications(session: Session, timezone: str, notices: Notices, rows
             sql.execute_binary(cursor, _INSERT_NOTIFICATIONS, params)
             return
         # No other run offered these people on their own date, so no key is there unless an
-        # earlier attempt of this run wrote it: then the chunk is inserted again, skipping it.
-        sql.execute_binary(cursor, "SAVEPOINT new_notifications")
-        try:
-            sql.execute_binary(cursor, _INSERT_NEW_NOTIFICATIONS, params)
-        except psycopg.errors.UniqueViolation:
-            sql.execute_binary(cursor, "ROLLBACK TO SAVEPOINT new_notifications")
-            sql.execute_binary(cursor, _INSERT_NOTIFICATIONS, params)
+        # earlier attempt of this run wrote it.
+        _insert_new_else_skip(cursor, _INSERT_NEW_NOTIFICATIONS, _INSERT_NOTIFICATIONS, params)
+
+
+def _insert_new_else_skip(cursor: Any, insert: str, skipping: str, params: dict[str, Any]) -> None:
+    """Run the plain ``insert``; if a row is already there (a unique violation), undo it and
+    run ``skipping`` (the same with ``ON CONFLICT DO NOTHING``) instead. The plain statement is
+    the common case and saves a speculative insertion per row."""
+    sql.execute_binary(cursor, "SAVEPOINT new_rows")
+    try:
+        sql.execute_binary(cursor, insert, params)
+    except psycopg.errors.UniqueViolation:
+        sql.execute_binary(cursor, "ROLLBACK TO SAVEPOINT new_rows")
+        sql.execute_binary(cursor, skipping, params)
 
 
 # ---------------------------------------------------------------- expiration
