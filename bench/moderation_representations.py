@@ -20,7 +20,10 @@ Representations (each: hashed n-grams plus a dense part):
 
 Printed per representation: RSS of a fresh process after loading it, time to embed one line on
 one thread (median over the dev lines), and abuse caught / grave hidden / clean false alarms at
-the shipped thresholds and at the best grave/rest threshold pair with false alarms <= 3 % and 5 %.
+the shipped thresholds and at the best grave/rest threshold pair with false alarms <= 3 % and 5 %,
+twice from the same fits: ``head`` is the per-category heads alone (the head shipped before
+2026-12), ``+gate`` each category combined with the shared abusive-vs-clean gate
+(``learned.gated``, what ``training.train`` writes now).
 """
 
 from __future__ import annotations
@@ -213,15 +216,21 @@ def main() -> None:
             held = training.features([normalize(t).words for _, t in by_file[path]], scaled)
             probabilities.append(1 / (1 + np.exp(-(held @ weights + bias))))
             dense.hide(set())
-        probs = np.vstack(probabilities)
-        shipped = figures(labels, decisions(rules, probs, -1, -1))
-        print(
-            f"{name:<11} RSS {rss_after_load(name):6.0f} MB  embed "
-            f"{statistics.median(timings) * 1e3:7.3f} ms/line  caught/grave/FA at shipped "
-            f"thresholds {shipped[0]:.3f} {shipped[1]:.3f} {shipped[2]:.3f} | "
-            f"{best_at(labels, rules, probs, 0.03)} | {best_at(labels, rules, probs, 0.05)}",
-            flush=True,
-        )
+        columns = np.vstack(probabilities)
+        heads = {
+            "head": columns[:, :-1],
+            "+gate": learned.gated(columns[:, :-1], columns[:, -1:]),
+        }
+        rss = rss_after_load(name)
+        for kind, probs in heads.items():
+            shipped = figures(labels, decisions(rules, probs, -1, -1))
+            print(
+                f"{name:<11} {kind:<6} RSS {rss:6.0f} MB  embed "
+                f"{statistics.median(timings) * 1e3:7.3f} ms/line  caught/grave/FA at shipped "
+                f"thresholds {shipped[0]:.3f} {shipped[1]:.3f} {shipped[2]:.3f} | "
+                f"{best_at(labels, rules, probs, 0.03)} | {best_at(labels, rules, probs, 0.05)}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

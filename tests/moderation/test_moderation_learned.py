@@ -66,8 +66,9 @@ def test_worker_boot_loads_every_model_before_any_message(monkeypatch) -> None:
 def test_the_shipped_head_knows_every_category_and_is_part_of_the_engine_version() -> None:
     head = learned.load()
     assert head.categories == CATEGORIES
-    assert head.hashed.shape == (learned.HASH_BUCKETS, len(CATEGORIES))
-    assert head.dense.shape == (learned.EMBEDDING_DIM, len(CATEGORIES))
+    assert head.has_gate  # one column per category, then the abusive-vs-clean gate
+    assert head.hashed.shape == (learned.HASH_BUCKETS, len(CATEGORIES) + 1)
+    assert head.dense.shape == (learned.EMBEDDING_DIM, len(CATEGORIES) + 1)
     assert learned.ARTIFACT.stat().st_size < 4_000_000
     assert learned.WORDS.stat().st_size < 4_000_000
     version = moderate("hi").engine_version
@@ -132,8 +133,27 @@ def test_training_is_deterministic_and_learns_from_its_corpus(tmp_path: Path) ->
     assert first == second == learned.digest(tmp_path / "a.npz")
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     head = learned.load(tmp_path / "a.npz")
+    assert head.has_gate and head.categories == CATEGORIES
     scores = head.scores("all immigrants are vermin")
     assert scores["hate"] > 0.5 > head.scores("great squat session today")["hate"]
+
+
+def test_a_category_scores_the_geometric_mean_of_its_head_and_the_gate(tmp_path: Path) -> None:
+    # Two columns of hand-set biases and no weights: a category at 0.8, the gate at 0.2.
+    columns = (*CATEGORIES, learned.GATE)
+    probabilities = np.array([0.8] * len(CATEGORIES) + [0.2])
+    logits = np.log(probabilities / (1 - probabilities))
+    zeros = np.zeros((learned.HASH_BUCKETS, len(columns)))
+    dense = np.zeros((learned.EMBEDDING_DIM, len(columns)))
+    learned.save(tmp_path / "gated.npz", columns, zeros, dense, logits)
+    gated = learned.load(tmp_path / "gated.npz").scores("you idiot")
+    assert set(gated) == set(CATEGORIES)
+    assert gated["hate"] == pytest.approx(0.4)  # sqrt(0.8 * 0.2): both must agree
+    # A head saved before the gate (one column per category) is read and scored as before.
+    learned.save(tmp_path / "plain.npz", CATEGORIES, zeros[:, :-1], dense[:, :-1], logits[:-1])
+    plain = learned.load(tmp_path / "plain.npz")
+    assert not plain.has_gate
+    assert plain.scores("you idiot")["hate"] == pytest.approx(0.8)
 
 
 @pytest.mark.parametrize(

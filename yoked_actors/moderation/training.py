@@ -162,15 +162,17 @@ def features(texts: Sequence[str], table: Any) -> Any:
 
 
 def fit(features: Any, labels: Any, c: float = C) -> tuple[np.ndarray, np.ndarray]:
-    """One class-balanced logistic regression per category: (weights per feature and
-    category, bias per category)."""
+    """One class-balanced logistic regression per category, then the gate (any category
+    against clean, ``learned.GATE``): (weights per feature and column, bias per column)."""
     from sklearn.linear_model import LogisticRegression
 
-    weights = np.zeros((features.shape[1], len(LEARNED)))
-    bias = np.zeros(len(LEARNED))
-    for column, category in enumerate(LEARNED):
+    labels = np.asarray(labels)
+    targets = [labels == category for category in LEARNED] + [labels != "clean"]
+    weights = np.zeros((features.shape[1], len(targets)))
+    bias = np.zeros(len(targets))
+    for column, target in enumerate(targets):
         model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced")
-        model.fit(features, (np.asarray(labels) == category).astype(int))
+        model.fit(features, target.astype(int))
         weights[:, column] = model.coef_[0]
         bias[column] = model.intercept_[0]
     return weights, bias
@@ -184,7 +186,7 @@ def train(
     labels = [category for category, _ in rows]
     weights, bias = fit(features(texts, learned.load_words(words)), labels)
     hashed, dense = weights[: learned.HASH_BUCKETS], weights[learned.HASH_BUCKETS :]
-    return learned.save(out, LEARNED, hashed, dense, bias)
+    return learned.save(out, (*LEARNED, learned.GATE), hashed, dense, bias)
 
 
 @dataclass
