@@ -21,9 +21,11 @@ Representations (each: hashed n-grams plus a dense part):
 Printed per representation: RSS of a fresh process after loading it, time to embed one line on
 one thread (median over the dev lines), and abuse caught / grave hidden / clean false alarms at
 the shipped thresholds and at the best grave/rest threshold pair with false alarms <= 3 % and 5 %,
-twice from the same fits: ``head`` is the per-category heads alone (the head shipped before
-2026-12), ``+gate`` each category combined with the shared abusive-vs-clean gate
-(``learned.gated``, what ``training.train`` writes now).
+twice from the same fits: ``head`` is the per-category heads alone, ``+gate`` each category
+combined with the shared abusive-vs-clean gate (``learned.gated``, what ``training.train``
+writes now). Training lines are weighted as ``yoked moderation train`` weights them
+(``training.row_weights``); ``--generated-weight 1`` gives, in the ``head`` row, the head shipped
+before 2026-12.
 """
 
 from __future__ import annotations
@@ -164,6 +166,12 @@ def main() -> None:
     parser.add_argument("--c", type=float, default=training.C)
     parser.add_argument("--only", default="", help="comma-separated representation names")
     parser.add_argument("--scale", type=float, default=1.0, help="weight of the dense part")
+    parser.add_argument(
+        "--generated-weight",
+        type=float,
+        default=training.GENERATED_WEIGHT,
+        help="training weight of a generated.tsv line (1: as the head shipped before 2026-12)",
+    )
     args = parser.parse_args()
     files = training.training_files(ROOT)
     if any("test" in path.relative_to(ROOT).parts for path in files):
@@ -182,7 +190,7 @@ def main() -> None:
         names = args.only.split(",")
     print(
         f"load average {os.getloadavg()[0]:.1f}; dev files {[p.name for p in dev]}; "
-        f"C={args.c}; dense part x{args.scale}"
+        f"C={args.c}; dense part x{args.scale}; generated.tsv lines x{args.generated_weight}"
     )
     engine.learned_enabled = lambda: False  # type: ignore[assignment]  # the rules alone
     dev_rows = [row for path in dev for row in by_file[path]]
@@ -211,7 +219,10 @@ def main() -> None:
                 mine = {w for _, t in by_file[path] for w in learned.words_of(normalize(t).words)}
                 dense.hide(mine - elsewhere - set(training.vocabulary([])))
             weights, bias = training.fit(
-                training.features(train_texts, scaled), [c for c, _ in rows], args.c
+                training.features(train_texts, scaled),
+                [c for c, _ in rows],
+                args.c,
+                training.row_weights(ROOT, rows, args.generated_weight),
             )
             held = training.features([normalize(t).words for _, t in by_file[path]], scaled)
             probabilities.append(1 / (1 + np.exp(-(held @ weights + bias))))

@@ -32,6 +32,19 @@ def test_training_drops_its_lines_that_copy_a_test_line(tmp_path: Path) -> None:
     ]
 
 
+def test_templated_lines_weigh_less_than_hand_written_ones(tmp_path: Path) -> None:
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "generated.tsv").write_text(
+        "threats\ti will find you\nclean\tleg day\n", encoding="utf-8"
+    )
+    (tmp_path / "train" / "handwritten.tsv").write_text("clean\tleg day\n", encoding="utf-8")
+    (tmp_path / "clean.txt").write_text("squat day\n", encoding="utf-8")
+    rows = training.training_rows(tmp_path)
+    assert rows == [("clean", "leg day"), ("clean", "squat day"), ("threats", "i will find you")]
+    # A line a writer also wrote keeps its full weight.
+    assert training.row_weights(tmp_path, rows).tolist() == [1.0, 1.0, training.GENERATED_WEIGHT]
+
+
 def test_the_shipped_head_is_trained_on_the_repositorys_corpus_without_test_copies(
     tmp_path: Path,
 ) -> None:
@@ -39,4 +52,7 @@ def test_the_shipped_head_is_trained_on_the_repositorys_corpus_without_test_copi
     texts = [text for _, text in rows]
     assert not training.near_copies(texts, [text for _, text in training.test_rows(EVAL)])
     # `yoked moderation train` from this corpus writes exactly the head that ships.
-    assert training.train(rows, tmp_path / "head.npz") == learned.digest(learned.ARTIFACT)
+    weights = training.row_weights(EVAL, rows)
+    assert training.train(rows, tmp_path / "head.npz", weights=weights) == learned.digest(
+        learned.ARTIFACT
+    )

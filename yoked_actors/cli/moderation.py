@@ -28,7 +28,8 @@ def moderation() -> None:
 @moderation.command()
 @_CORPUS
 def train(corpus: Path) -> None:
-    """Fit the per-category head on the training corpus, without its near-copies of test lines.
+    """Fit the per-category head and the gate on the training corpus, without its near-copies
+    of test lines (the templated generated.tsv lines weighted down).
 
     Deterministic: the same corpus writes the same artifact, whose digest is printed and becomes
     part of the engine version.
@@ -38,7 +39,7 @@ def train(corpus: Path) -> None:
     if not (corpus / "train").is_dir():
         raise BadInput(f"{corpus}/train is not a directory")
     rows = training.training_rows(corpus)
-    digest = training.train(rows)
+    digest = training.train(rows, weights=training.row_weights(corpus, rows))
     click.echo(f"trained on {len(rows)} lines -> {learned.ARTIFACT.name} head {digest}")
 
 

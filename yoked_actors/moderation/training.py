@@ -33,6 +33,13 @@ from yoked_actors.moderation.normalize import normalize
 LEARNED = CATEGORIES
 #: Inverse regularisation strength of each per-category logistic regression.
 C = 16.0
+#: The templated lines (``train/generated.tsv``, from ``generate.py``) and the weight of each in
+#: training against a hand-written line's 1: its few templates repeat phrasings no writer uses, and
+#: at full weight they teach the head those phrasings. On development files (leave-one-file-out
+#: over the hand-written sets, with the gate) 0.3 and 0.1 each caught a little more at the same
+#: false alarms than 1 (docs/moderation.md, "Representation").
+GENERATED = "generated.tsv"
+GENERATED_WEIGHT = 0.1
 
 
 def read_corpus(paths: Iterable[Path]) -> list[tuple[str, str]]:
@@ -78,6 +85,18 @@ def training_rows(root: Path) -> list[tuple[str, str]]:
     rows = read_corpus(training_files(root))
     copies = near_copies([text for _, text in rows], [text for _, text in test_rows(root)])
     return [row for index, row in enumerate(rows) if index not in copies]
+
+
+def row_weights(
+    root: Path, rows: Sequence[tuple[str, str]], weight: float = GENERATED_WEIGHT
+) -> np.ndarray:
+    """Each row's training weight: ``weight`` for a line only ``generated.tsv``
+    under ``root / "train"`` holds, 1 for every other (a hand-written line the generator also
+    wrote keeps its full weight)."""
+    files = training_files(root)
+    generated = set(read_corpus([p for p in files if p.name == GENERATED]))
+    written = set(read_corpus([p for p in files if p.name != GENERATED]))
+    return np.array([weight if row in generated and row not in written else 1.0 for row in rows])
 
 
 #: Character-trigram cosine at or above which two lines count as copies of each other.
@@ -161,31 +180,40 @@ def features(texts: Sequence[str], table: Any) -> Any:
     return sparse.hstack([hashed, dense], format="csr")
 
 
-def fit(features: Any, labels: Any, c: float = C) -> tuple[np.ndarray, np.ndarray]:
+def fit(
+    features: Any, labels: Any, c: float = C, row_weights: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
     """One class-balanced logistic regression per category, then the gate (any category
-    against clean, ``learned.GATE``): (weights per feature and column, bias per column)."""
+    against clean, ``learned.GATE``), each row weighted by ``row_weights`` (default 1):
+    (coefficients per feature and column, bias per column)."""
     from sklearn.linear_model import LogisticRegression
 
     labels = np.asarray(labels)
     targets = [labels == category for category in LEARNED] + [labels != "clean"]
-    weights = np.zeros((features.shape[1], len(targets)))
+    coefficients = np.zeros((features.shape[1], len(targets)))
     bias = np.zeros(len(targets))
     for column, target in enumerate(targets):
         model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced")
-        model.fit(features, target.astype(int))
-        weights[:, column] = model.coef_[0]
+        model.fit(features, target.astype(int), sample_weight=row_weights)
+        coefficients[:, column] = model.coef_[0]
         bias[column] = model.intercept_[0]
-    return weights, bias
+    return coefficients, bias
 
 
 def train(
-    rows: Sequence[tuple[str, str]], out: Path = learned.ARTIFACT, words: Path = learned.WORDS
+    rows: Sequence[tuple[str, str]],
+    out: Path = learned.ARTIFACT,
+    words: Path = learned.WORDS,
+    weights: Any = None,
 ) -> str:
-    """Fit the head on ``rows`` over the word table ``words``; write it, return its digest."""
+    """Fit the head on ``rows`` (each weighted by ``weights``, see :func:`row_weights`; default
+    1) over the word table ``words``; write it, return its digest."""
     texts = [normalize(text).words for _, text in rows]
     labels = [category for category, _ in rows]
-    weights, bias = fit(features(texts, learned.load_words(words)), labels)
-    hashed, dense = weights[: learned.HASH_BUCKETS], weights[learned.HASH_BUCKETS :]
+    coefficients, bias = fit(
+        features(texts, learned.load_words(words)), labels, c=C, row_weights=weights
+    )
+    hashed, dense = coefficients[: learned.HASH_BUCKETS], coefficients[learned.HASH_BUCKETS :]
     return learned.save(out, (*LEARNED, learned.GATE), hashed, dense, bias)
 
 
