@@ -196,9 +196,10 @@ def run_job_process(url: str, budget_mb: int, job: str = "generate_daily", **ext
     payload = json.dumps({"timezone": TZ, "local_date": DAY.isoformat(), **extra})
     command = [sys.executable, "-m", "yoked_actors", "run", f"matching.{job}", "--json"]
     started = time.perf_counter()
-    done = subprocess.run(
-        ["/usr/bin/time", "-v", *command, payload], env=env, capture_output=True, text=True
-    )
+    with matching_writes.DatabaseCpu(url.replace("+psycopg", "")) as server:
+        done = subprocess.run(
+            ["/usr/bin/time", "-v", *command, payload], env=env, capture_output=True, text=True
+        )
     took = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"the job failed:\n{done.stderr}")
@@ -210,6 +211,20 @@ def run_job_process(url: str, budget_mb: int, job: str = "generate_daily", **ext
         f" {wall.group(1) if wall else took}, peak RSS"
         f" {int(peak.group(1)) / 1024 if peak else float('nan'):.0f} MB; outside the job"
         f" (start-up, exit) {took - summary.get('duration_ms', 0) / 1000:.2f} s"
+    )
+    # The CPU the run needs, much steadier than its time under load: the job's own process
+    # and the database's backends; over the cores, the least wall time this machine could give.
+    times = re.findall(r"(?:User|System) time \(seconds\): (\S+)", done.stderr)
+    job_cpu = sum(map(float, times))
+    backends = server.by_kind.get("client backend", 0.0)
+    total, cores = job_cpu + backends, os.cpu_count() or 1
+    others = ", ".join(
+        f"{kind} {cpu:.2f} s" for kind, cpu in server.by_kind.items() if kind != "client backend"
+    )
+    print(
+        f"  CPU: job process {job_cpu:.2f} s, its database backends {backends:.2f} s, together"
+        f" {total:.2f} s = {total / cores:.2f} s on {cores} cores at best;"
+        f" besides: {others or 'none'}"
     )
     return summary
 

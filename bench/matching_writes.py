@@ -20,6 +20,7 @@ Each line gives the time, the WAL written and the load average.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -86,6 +87,53 @@ def _server_cpu(conn: psycopg.Connection) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+class DatabaseCpu:
+    """The CPU seconds of the database's processes (this database's only, so other work on the
+    machine does not count) while a block runs, by kind (``client backend``, ``autovacuum
+    worker``), the ones that exit during it included: a thread reads each process's CPU time
+    every 0.1 s and keeps the last reading, so one that exits loses at most its last 0.1 s."""
+
+    def __init__(self, raw_url: str) -> None:
+        self.raw_url = raw_url
+        self.by_kind: dict[str, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._done = threading.Event()
+
+    def __enter__(self) -> DatabaseCpu:
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+        for kind, cpu in self._last.values():
+            self.by_kind[kind] = self.by_kind.get(kind, 0.0) + cpu
+
+    def _sample(self) -> None:
+        with psycopg.connect(self.raw_url, autocommit=True) as conn:
+            start = {pid: cpu for pid, _, cpu in self._read(conn)}
+            while not self._done.wait(0.1):
+                for pid, kind, cpu in self._read(conn):
+                    self._last[pid] = (kind, cpu - start.get(pid, 0.0))
+
+    @staticmethod
+    def _read(conn: psycopg.Connection) -> list[tuple[int, str, float]]:
+        rows = conn.execute(
+            "SELECT pid, backend_type FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+        tick, found = os.sysconf("SC_CLK_TCK"), []
+        for pid, kind in rows:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found.append((pid, kind, (int(fields[11]) + int(fields[12])) / tick))
+        return found
 
 
 def _measure(conn: psycopg.Connection, label: str, work: Callable[[], int]) -> None:

@@ -178,15 +178,24 @@ def test_yoked_moderation_eval_prints_test_and_training_figures(tmp_path: Path) 
         (tmp_path / split / "lines.tsv").write_text(
             "\n".join(f"{c}\t{t}" for c, t in HOSTILE) + "\n", encoding="utf-8"
         )
+    (tmp_path / "test" / "newest.tsv").write_text("threats\tyou will regret this\n", "utf-8")
     result = CliRunner().invoke(main, ["moderation", "eval", "--corpus", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["test"]["lines"] == len(HOSTILE)
+    assert report["test"]["lines"] == len(HOSTILE) + 1
     assert set(report["test"]["per_category"]) == {"threats", "hate", "drugs"}
     assert report["test"]["clean_false_alarms"] == 0.0
     assert 0.0 <= report["train"]["grave_hidden"] <= 1.0
+    clean = sum(1 for category, _ in HOSTILE if category == "clean")
+    lines_part = report["test_parts"]["lines.tsv"]
+    assert (lines_part["abusive_lines"], lines_part["clean_lines"]) == (len(HOSTILE) - clean, clean)
+    assert report["test_parts"]["newest.tsv"]["grave_lines"] == 1
     text_result = CliRunner().invoke(main, ["moderation", "eval", "--corpus", str(tmp_path)])
     assert "test P" in text_result.output and "train R" in text_result.output
+    # Each part on a line of its own; a part without clean lines has no false-alarm figure.
+    parts = {line.split()[0]: line.split() for line in text_result.output.splitlines()}
+    assert parts["lines.tsv"][1] == str(len(HOSTILE)) and parts["lines.tsv"][-1] == "0.000"
+    assert parts["newest.tsv"][1] == "1" and parts["newest.tsv"][-1] == "-"
     missing = CliRunner().invoke(main, ["moderation", "eval", "--corpus", str(tmp_path / "x")])
     assert missing.exit_code == 2
 

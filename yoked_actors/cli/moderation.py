@@ -81,6 +81,11 @@ def evaluate(corpus: Path, as_json: bool) -> None:
         return verdict.decision, verdict.categories
 
     test = training.evaluate(training.test_rows(corpus), judge)
+    # Each part of the split on its own: the newest part is the one no change was chosen against.
+    parts = {
+        path.name: training.evaluate(training.read_corpus([path]), judge)
+        for path in training.corpus_files(corpus / "test")
+    }
     train = training.evaluate(training.training_rows(corpus), judge)
     overturns = _overturn_rates()
     if as_json:
@@ -89,6 +94,7 @@ def evaluate(corpus: Path, as_json: bool) -> None:
                 {
                     "engine_version": engine.engine_version(),
                     "test": test.as_dict(),
+                    "test_parts": {name: part.as_dict() for name, part in parts.items()},
                     "train": train.as_dict(),
                     "overturn_rates": overturns,
                 },
@@ -107,6 +113,18 @@ def evaluate(corpus: Path, as_json: bool) -> None:
         ("clean false alarms", "clean_false_alarms"),
     ):
         click.echo(f"{label:<20}test {getattr(test, attr):.3f}   train {getattr(train, attr):.3f}")
+    header = ("lines", 6), ("abusive caught", 16), ("grave hidden", 14), ("false alarms", 14)
+    click.echo(f"{'test part':<16}" + "".join(f"{name:>{width}}" for name, width in header))
+    for name, part in parts.items():
+        figures = [
+            f"{share:.3f}" if lines else "-"
+            for share, lines in (
+                (part.abusive_caught, part.abusive_lines),
+                (part.grave_hidden, part.grave_lines),
+                (part.clean_false_alarms, part.clean_lines),
+            )
+        ]
+        click.echo(f"{name:<16}{part.lines:>6}{figures[0]:>16}{figures[1]:>14}{figures[2]:>14}")
     for name, (decided, overturned) in sorted(overturns.items()):
         click.echo(f"overturned {name}: {overturned}/{decided}")
 

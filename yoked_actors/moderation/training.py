@@ -226,6 +226,9 @@ class Report:
     grave_hidden: float
     clean_false_alarms: float
     lines: int
+    abusive_lines: int = 0
+    grave_lines: int = 0
+    clean_lines: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -237,6 +240,9 @@ class Report:
             "grave_hidden": self.grave_hidden,
             "clean_false_alarms": self.clean_false_alarms,
             "lines": self.lines,
+            "abusive_lines": self.abusive_lines,
+            "grave_lines": self.grave_lines,
+            "clean_lines": self.clean_lines,
         }
 
 
@@ -263,6 +269,9 @@ def evaluate(
         grave_hidden=_share(grave, lambda v: v[0] == "hidden"),
         clean_false_alarms=_share(clean, lambda v: v[0] != "clean"),
         lines=len(rows),
+        abusive_lines=len(abusive),
+        grave_lines=len(grave),
+        clean_lines=len(clean),
     )
 
 
