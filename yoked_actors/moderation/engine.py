@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from yoked_actors.moderation import classifier, detectors, learned
+from yoked_actors.moderation import cascade, classifier, detectors, learned
 from yoked_actors.moderation.decision import (
     CATEGORIES,
+    GRAVE,
+    THRESHOLD,
     calibrated,
     counted,
     decide,
@@ -47,16 +49,24 @@ def learned_enabled() -> bool:
     return get_settings().moderation_learned and learned.available()
 
 
+def encoder_enabled() -> bool:
+    """Whether uncertain lines are judged again by the encoder head (``cascade.py``): the
+    learned classifier on, ``MODERATION_ENCODER=on`` and the head's file and package present."""
+    return learned_enabled() and get_settings().moderation_encoder and cascade.available()
+
+
 def engine_version() -> str:
-    """Rules version, classifier versions and the trained head's digest, recorded with results."""
-    return _engine_version(learned_enabled())
+    """Rules version, classifier versions and the trained heads' digests, recorded with results."""
+    return _engine_version(learned_enabled(), encoder_enabled())
 
 
 @cache  # importlib.metadata is slow (about 2 ms a call)
-def _engine_version(with_learned: bool) -> str:
+def _engine_version(with_learned: bool, with_encoder: bool = False) -> str:
     parts = [f"yoked-moderation {RULES_VERSION}", classifier.classifier_version()]
     if with_learned:
         parts.append(learned.version())
+    if with_encoder:
+        parts.append(cascade.version())
     return "; ".join(parts)
 
 
@@ -65,6 +75,8 @@ def warm_up() -> None:
     classifier.load()
     if learned_enabled():
         learned.load()
+    if encoder_enabled():
+        cascade.load()
     engine_version()
 
 
@@ -136,10 +148,11 @@ def _local_parts(views: Normalized) -> tuple[dict[str, float], dict[str, float],
         signals.append("profanity_at_reader")
     learned_part: dict[str, float] = {}
     if views.words and learned_enabled():
-        learned_part = {
-            name: calibrated(name, score)
-            for name, score in learned.load().scores(views.words).items()
-        }
+        probabilities = learned.load().scores(views.words)
+        rules_hidden = any(rules[name] >= THRESHOLD for name in GRAVE)
+        if encoder_enabled() and cascade.uncertain(probabilities, rules_hidden):
+            probabilities = cascade.load().scores(views.words)
+        learned_part = {name: calibrated(name, p) for name, p in probabilities.items()}
     return rules, learned_part, signals
 
 

