@@ -135,7 +135,9 @@ def test_training_the_encoder_head_is_deterministic_caches_embeddings_and_learns
     assert first == second == learned.digest(tmp_path / "a.npz")
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     head = cascade.load(tmp_path / "a.npz")
-    assert head.dense.shape == (learned.EMBEDDING_DIM + cascade.ENCODER_DIM, len(CATEGORIES))
+    # One column per category and the gate, scored as the cheap head scores them.
+    assert head.dense.shape == (learned.EMBEDDING_DIM + cascade.ENCODER_DIM, len(CATEGORIES) + 1)
+    assert head.has_gate and set(head.scores("hi")) == set(CATEGORIES)
     scores = head.scores("all immigrants are vermin")
     assert scores["hate"] > 0.5 > head.scores("great squat session today")["hate"]
     for text in ("", " ", "x" * 10_000, "💪🔥", "\u202e\u2060"):
@@ -154,8 +156,11 @@ def test_embeddings_are_unit_rows_and_zero_for_blank_text() -> None:
 @pytest.mark.skipif(not cascade.ARTIFACT.exists(), reason="no encoder head trained yet")
 def test_the_shipped_encoder_head_knows_every_category_and_is_part_of_the_engine_version() -> None:
     data = np.load(cascade.ARTIFACT)
-    assert tuple(data["categories"]) == CATEGORIES
-    assert data["dense"].shape == (learned.EMBEDDING_DIM + cascade.ENCODER_DIM, len(CATEGORIES))
+    assert tuple(data["categories"]) == (*CATEGORIES, learned.GATE)
+    assert data["dense"].shape == (
+        learned.EMBEDDING_DIM + cascade.ENCODER_DIM,
+        len(CATEGORIES) + 1,
+    )
     assert cascade.ARTIFACT.stat().st_size < 4_000_000
     if engine.encoder_enabled():
         assert cascade.version() in engine.engine_version()

