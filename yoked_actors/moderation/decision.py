@@ -12,8 +12,8 @@ Policy (docs/moderation.md), all in this one module:
   own score (lexicons, detectors) suspends its sender at once; one that counts only because of
   the learned classifier or the remote provider is *held for review*: hidden, a strike, first in
   the review queue, and the sender is suspended only when a person upholds it. The learned part
-  judges some clean gym talk grave (about 1-3 % of held-out lines): a message hidden in error is a small harm a reviewer
-  undoes; a suspension at once is not;
+  judges some clean gym talk grave (about 1-3 % of held-out lines): a message hidden in error
+  is a small harm a reviewer undoes; a suspension at once is not;
 - ``profanity`` (the profanity classifier's score) is reported but never counts on its own:
   friends swear about their workouts; profanity aimed at the reader raises ``harassment``.
 """
