@@ -74,30 +74,16 @@ def uncertain(cheap: Mapping[str, float], rules_hidden: bool) -> bool:
 
 
 @dataclass(frozen=True)
-class EncoderHead:
-    """Per column (the categories, then the gate, as in ``learned.Head``): hashed-feature
-    weights, dense weights (word table then e5), bias."""
+class EncoderHead(learned.Head):
+    """The cheap head's columns (the categories, then the gate) over the same hashed n-grams and
+    a longer dense part: the word-table embedding, then the e5 sentence embedding."""
 
-    categories: tuple[str, ...]
-    hashed: np.ndarray  # (HASH_BUCKETS, categories) float32
-    dense: np.ndarray  # (EMBEDDING_DIM + ENCODER_DIM, categories)
-    bias: np.ndarray
-    digest: str
-    words: learned.WordTable
-    encoder: Any
-    has_gate: bool = False  # the last column is the gate (learned.GATE)
+    encoder: Any = None
 
     def scores(self, text: str) -> dict[str, float]:
         """Probability per category for one (normalised) text."""
-        index, value = learned.hashed_features(text)
         dense = np.concatenate([self.words.embed([text])[0], embed(self.encoder, [text])[0]])
-        logit = self.bias + dense @ self.dense
-        if len(index):
-            logit = logit + value @ self.hashed[index]
-        probability = 1.0 / (1.0 + np.exp(-logit))
-        if self.has_gate:
-            probability = learned.gated(probability[:-1], probability[-1])
-        return {name: float(p) for name, p in zip(self.categories, probability, strict=True)}
+        return self.scores_from(text, dense)
 
 
 _head: EncoderHead | None = None
@@ -112,18 +98,9 @@ def load(path: Path = ARTIFACT, words: Path = learned.WORDS) -> EncoderHead:
     with _load_lock:
         if _head is not None and default:
             return _head
-        data = np.load(path)
-        columns = tuple(str(name) for name in data["categories"])
-        head = EncoderHead(
-            categories=tuple(name for name in columns if name != learned.GATE),
-            hashed=data["hashed"].astype(np.float32),
-            dense=data["dense"].astype(np.float64),
-            bias=data["bias"].astype(np.float64),
-            digest=learned.digest(path),
-            words=learned.load().words if default else learned.load_words(words),
-            encoder=start_encoder(),
-            has_gate=columns[-1] == learned.GATE,
-        )
+        table = learned.load().words if default else learned.load_words(words)
+        head = learned.read(path, table, EncoderHead, encoder=start_encoder())
+        assert isinstance(head, EncoderHead)
         if default:
             _head = head
         return head

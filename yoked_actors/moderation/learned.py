@@ -164,8 +164,13 @@ class Head:
 
     def scores(self, text: str) -> dict[str, float]:
         """Probability per category for one (normalised) text."""
+        return self.scores_from(text, self.words.embed([text])[0])
+
+    def scores_from(self, text: str, dense: np.ndarray) -> dict[str, float]:
+        """Probability per category from ``text``'s hashed n-grams and its dense features
+        ``dense`` (here the word-table embedding; the cascade's head adds the encoder's)."""
         index, value = hashed_features(text)
-        logit = self.bias + self.words.embed([text])[0] @ self.dense
+        logit = self.bias + dense @ self.dense
         if len(index):
             logit = logit + value @ self.hashed[index]
         probability = 1.0 / (1.0 + np.exp(-logit))
@@ -210,20 +215,27 @@ def load(path: Path = ARTIFACT, words: Path = WORDS) -> Head:
     with _lock:
         if _head is not None and default:
             return _head
-        data = np.load(path)
-        columns = tuple(str(name) for name in data["categories"])
-        head = Head(
-            categories=tuple(name for name in columns if name != GATE),
-            hashed=data["hashed"].astype(np.float32),
-            dense=data["dense"].astype(np.float64),
-            bias=data["bias"].astype(np.float64),
-            digest=digest(path),
-            words=load_words(words),
-            has_gate=columns[-1] == GATE,
-        )
+        head = read(path, load_words(words))
         if default:
             _head = head
         return head
+
+
+def read(path: Path, words: WordTable, kind: type[Head] = Head, **extra: Any) -> Head:
+    """A head saved by :func:`save`, as ``kind`` (the cascade's subclass, with its ``extra``
+    fields), over the word table ``words``."""
+    data = np.load(path)
+    columns = tuple(str(name) for name in data["categories"])
+    return kind(
+        categories=tuple(name for name in columns if name != GATE),
+        hashed=data["hashed"].astype(np.float32),
+        dense=data["dense"].astype(np.float64),
+        bias=data["bias"].astype(np.float64),
+        digest=digest(path),
+        words=words,
+        has_gate=columns[-1] == GATE,
+        **extra,
+    )
 
 
 @cache
