@@ -211,12 +211,18 @@ def train(
     """Fit the head on ``rows`` (each weighted by ``weights``, see :func:`row_weights`; default
     1) over the word table ``words``; write it, return its digest."""
     texts = [normalize(text).words for _, text in rows]
+    return _fit_and_save(rows, texts, learned.load_words(words), out, weights)
+
+
+def _fit_and_save(
+    rows: Sequence[tuple[str, str]], texts: Sequence[str], dense: Any, out: Path, weights: Any
+) -> str:
+    """Fit the head's columns over hashed n-grams and the dense part ``dense`` (anything with
+    ``embed(texts)``) and save it to ``out``; its digest."""
     labels = [category for category, _ in rows]
-    coefficients, bias = fit(
-        features(texts, learned.load_words(words)), labels, c=C, row_weights=weights
-    )
-    hashed, dense = coefficients[: learned.HASH_BUCKETS], coefficients[learned.HASH_BUCKETS :]
-    return learned.save(out, (*LEARNED, learned.GATE), hashed, dense, bias)
+    coefficients, bias = fit(features(texts, dense), labels, c=C, row_weights=weights)
+    hashed, rest = coefficients[: learned.HASH_BUCKETS], coefficients[learned.HASH_BUCKETS :]
+    return learned.save(out, (*LEARNED, learned.GATE), hashed, rest, bias)
 
 
 class _Fixed:
@@ -262,10 +268,7 @@ def train_encoder(
     it, return its digest. Deterministic, like ``train``."""
     texts = [normalize(text).words for _, text in rows]
     dense = np.hstack([learned.load_words(words).embed(texts), encoder_embeddings(texts, cache)])
-    labels = [category for category, _ in rows]
-    coefficients, bias = fit(features(texts, _Fixed(dense)), labels, c=C, row_weights=weights)
-    hashed, rest = coefficients[: learned.HASH_BUCKETS], coefficients[learned.HASH_BUCKETS :]
-    return learned.save(out, (*LEARNED, learned.GATE), hashed, rest, bias)
+    return _fit_and_save(rows, texts, _Fixed(dense), out, weights)
 
 
 @dataclass
