@@ -43,7 +43,7 @@ from yoked_actors.moderation.decision import CATEGORIES, GRAVE
 from yoked_actors.moderation.normalize import normalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from moderation_representations import decisions, figures
+from moderation_representations import best_at, decisions, figures
 
 ROOT = Path(__file__).resolve().parent.parent / "eval" / "moderation"
 DEV = "handwritten2,handwritten3,handwritten4,handwritten5,handwritten7"
@@ -162,23 +162,11 @@ def sent_to_encoder(
     return band & ~rules_hidden
 
 
-def best_at(labels: np.ndarray, rules: np.ndarray, probs: np.ndarray, limit: float) -> str:
-    best: tuple[float, ...] | None = None
-    for grave in GRID:
-        for rest in GRID:
-            caught, hidden, alarms = figures(labels, decisions(rules, probs, grave, rest))
-            if alarms <= limit and (best is None or caught + hidden > best[0] + best[1]):
-                best = (caught, hidden, alarms, grave, rest)
-    if best is None:
-        return f"FA<={limit:.0%}: none"
-    return f"<={limit:.0%}: {best[0]:.3f} {best[1]:.3f} {best[2]:.3f} @ {best[3]:.2f}/{best[4]:.2f}"
-
-
 def row(name: str, labels: np.ndarray, rules: np.ndarray, probs: np.ndarray) -> str:
     shipped = figures(labels, decisions(rules, probs, -1, -1))
     return (
         f"{name:<22} {shipped[0]:.3f} {shipped[1]:.3f} {shipped[2]:.3f} | "
-        f"{best_at(labels, rules, probs, 0.03)} | {best_at(labels, rules, probs, 0.05)}"
+        f"{best_at(labels, rules, probs, 0.03, GRID)} | {best_at(labels, rules, probs, 0.05, GRID)}"
     )
 
 

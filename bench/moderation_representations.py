@@ -144,8 +144,13 @@ def figures(labels: np.ndarray, decided: np.ndarray) -> tuple[float, float, floa
     )
 
 
-def best_at(labels: np.ndarray, rules: np.ndarray, probs: np.ndarray, limit: float) -> str:
-    grid = np.round(np.arange(0.3, 0.99, 0.05), 2)
+GRID = np.round(np.arange(0.3, 0.99, 0.05), 2)
+
+
+def best_at(
+    labels: np.ndarray, rules: np.ndarray, probs: np.ndarray, limit: float, grid: np.ndarray = GRID
+) -> str:
+    """The grave/rest threshold pair of ``grid`` catching the most within ``limit`` false alarms."""
     best: tuple[float, ...] | None = None
     for grave in grid:
         for rest in grid:

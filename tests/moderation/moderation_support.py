@@ -13,6 +13,16 @@ from yoked_actors.db import session_scope
 from yoked_actors.models.contract import Message, User
 from yoked_actors.models.moderation import ModerationResult
 
+#: A few labelled lines, hostile and clean, for tests that train or evaluate a small head.
+LABELLED = [
+    ("threats", "i will break your legs in the parking lot"),
+    ("threats", "wait for you outside your house tonight"),
+    ("hate", "all immigrants are vermin"),
+    ("drugs", "selling tren and dbol, dm me"),
+    ("clean", "great squat session today"),
+    ("clean", "see you at the gym at 6"),
+]
+
 
 def make_user(status: str = "active") -> uuid.UUID:
     with session_scope() as session:

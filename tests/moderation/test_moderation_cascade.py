@@ -6,19 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from moderation_support import LABELLED
 
 from yoked_actors.moderation import cascade, engine, learned, moderate, training
 from yoked_actors.moderation.decision import CATEGORIES
 from yoked_actors.settings import get_settings
 
-ROWS = [
-    ("threats", "i will break your legs in the parking lot"),
-    ("threats", "wait for you outside your house tonight"),
-    ("hate", "all immigrants are vermin"),
-    ("drugs", "selling tren and dbol, dm me"),
-    ("clean", "great squat session today"),
-    ("clean", "see you at the gym at 6"),
-]
+ROWS = LABELLED
 
 
 class Fake:

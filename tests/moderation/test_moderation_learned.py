@@ -10,19 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from moderation_support import LABELLED
 
 from yoked_actors.cli import main
 from yoked_actors.moderation import learned, moderate, training
 from yoked_actors.moderation.decision import CATEGORIES
 
-HOSTILE = [
-    ("threats", "i will break your legs in the parking lot"),
-    ("threats", "wait for you outside your house tonight"),
-    ("hate", "all immigrants are vermin"),
-    ("drugs", "selling tren and dbol, dm me"),
-    ("clean", "great squat session today"),
-    ("clean", "see you at the gym at 6"),
-]
+HOSTILE = LABELLED
 
 
 @pytest.mark.parametrize(
