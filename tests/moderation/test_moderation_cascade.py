@@ -122,10 +122,19 @@ def test_training_the_encoder_head_is_deterministic_caches_embeddings_and_learns
     rows = ROWS * 3 + [("clean", f"{n} reps of squats") for n in range(9)]
     rows += [(name, f"{name} example {n}") for name in CATEGORIES for n in range(3)]
     first = training.train_encoder(rows, tmp_path / "a.npz", cache=tmp_path / "cache")
-    assert len(list((tmp_path / "cache").glob("e5-*.npy"))) == 1
+    assert len(list((tmp_path / "cache").glob("e5-lines-*.npz"))) == 1
     with monkeypatch.context() as patched:  # the second run reads the cache, embeds nothing
         patched.setattr(cascade, "start_encoder", lambda: pytest.fail("embedded again"))
         second = training.train_encoder(rows, tmp_path / "b.npz", cache=tmp_path / "cache")
+    embedded: list[str] = []  # a new line costs its own embedding only
+    real_embed = cascade.embed
+    monkeypatch.setattr(
+        cascade, "embed", lambda e, texts: embedded.extend(texts) or real_embed(e, texts)
+    )
+    training.encoder_embeddings(
+        ["great squat session today", "a line never seen"], tmp_path / "cache"
+    )
+    assert embedded == ["a line never seen"]
     assert first == second == learned.digest(tmp_path / "a.npz")
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     head = cascade.load(tmp_path / "a.npz")
