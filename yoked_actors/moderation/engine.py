@@ -31,7 +31,7 @@ from yoked_actors.moderation.normalize import Normalized, normalize
 from yoked_actors.settings import get_settings
 
 #: Bump when lexicons, detectors or the policy change: results record which engine judged them.
-RULES_VERSION = "2026.11.2"
+RULES_VERSION = "2026.12.1"
 
 #: The classifier's score at which profanity aimed at the reader counts as harassment.
 PROFANITY_AT_READER = 0.95
@@ -133,7 +133,7 @@ def _local_parts(views: Normalized) -> tuple[dict[str, float], dict[str, float],
     and the signals."""
     rules = {name: 0.0 for name in CATEGORIES}
     for lexicon in LEXICONS:
-        rules[lexicon.category] = lexicon.score(views.squeezed)
+        rules[lexicon.category] = lexicon.score(views.squeezed, views.words)
     found, signals = detectors.detect(views.plain)
     for name, score in found.items():
         rules[name] = max(rules[name], score)
