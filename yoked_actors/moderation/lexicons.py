@@ -5,9 +5,10 @@ of spaces, or none); it is squeezed like the text (repeated letters cut to one) 
 boundaries. Squeezing makes some words another word ("coon" -> "con", Spanish and Italian for
 "with"; "off yourself" -> "of yourself", as in "proud of yourself"; "noods" -> "nods"; "shoot"
 -> "shot"): the terms in :data:`EXACT` keep their double letters and are matched on the ``words``
-view, where a run of one letter is cut to two ("offfff" -> "off") but never to one. A score is
-the engine's confidence that a match means the category; anything at or
-above :data:`yoked_actors.moderation.decision.THRESHOLD` counts.
+view, where a run of one letter is cut to two ("offfff" -> "off") but never to one.
+
+A score is the engine's confidence that a match means the category; anything at or above
+:data:`yoked_actors.moderation.decision.THRESHOLD` counts.
 
 Gym talk is full of violent and bodily words ("killer workout", "I'm dying", "ass to grass",
 "hit me up at the gym"): entries here are phrases aimed at a person, not single words, wherever a
