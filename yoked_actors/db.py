@@ -6,6 +6,15 @@ Dramatiq time limit interrupts Python code only: a thread blocked in a socket re
 hangs, ``pg_sleep``) is not interrupted, so the job would only fail after the query returned.
 A query that hangs must fail on the server's side instead (docs/reliability.md).
 
+Round trips are what a short job spends most of its database time on, so the engine saves two:
+
+- a pooled connection is pinged before use only when it has been idle for
+  :data:`PING_AFTER_IDLE_S` (a restart or a proxy's idle timeout breaks idle connections; one
+  that broke within the last seconds fails its statement, and the job is retried on a fresh
+  one, since a failed ping or statement invalidates the whole pool);
+- :func:`statement_scope` runs a unit of work that is a single statement in autocommit: no
+  ``BEGIN`` and ``COMMIT`` round trips around it (a statement is atomic by itself).
+
 The process's engine and session factory are one :class:`Database`, obtained with
 :func:`get_database` (built on first use; ``get_database.cache_clear()`` forgets it, for tests).
 """
@@ -13,12 +22,16 @@ The process's engine and session factory are one :class:`Database`, obtained wit
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from yoked_actors.settings import Settings, get_settings
 
@@ -38,19 +51,46 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+#: A pooled connection idle at least this long is pinged (``SELECT 1``) before it is used.
+PING_AFTER_IDLE_S = 10.0
+
+
 def make_engine(url: str, *, statement_timeout_ms: int, pool_size: int = 10) -> Engine:
     """An engine whose connections cannot run a statement longer than ``statement_timeout_ms``."""
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,  # a connection broken by a Postgres restart is replaced, not used
         connect_args={
             "options": f"-c statement_timeout={statement_timeout_ms}",
             "connect_timeout": 10,
             "application_name": "yoked-actors",
         },
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, but only for connections idle :data:`PING_AFTER_IDLE_S`:
+    a busy worker's connections were used milliseconds ago, and pinging each costs a round trip
+    per job. A failed ping invalidates the pool, as ``pool_pre_ping`` does."""
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(
+        dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
+        idle_since = record.info.get("idle_since")  # None: connected just now
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise sa_exc.InvalidatePoolError(f"ping failed: {error}") from error
 
 
 class Database:
@@ -82,11 +122,13 @@ class Database:
         assert self._engine is not None
         return self._engine
 
-    def session(self) -> Session:
-        """A new session on the engine."""
+    def session(self, *, autocommit: bool = False) -> Session:
+        """A new session on the engine (in autocommit: each statement commits on its own)."""
         if self._sessions is None:
             self.configure()
         assert self._sessions is not None
+        if autocommit:
+            return self._sessions(bind=self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         return self._sessions()
 
     def dispose(self) -> None:
@@ -127,7 +169,19 @@ def session_scope() -> Iterator[Session]:
     Everything a job writes inside one scope lands together or not at all, which is what makes
     "mark as done + effects" atomic for idempotent jobs.
     """
-    session = get_database().session()
+    yield from _scope(get_database().session())
+
+
+@contextmanager
+def statement_scope() -> Iterator[Session]:
+    """A session in autocommit, for a unit of work that is exactly one statement (a
+    data-modifying CTE, say): the statement is atomic by itself, and no ``BEGIN`` / ``COMMIT``
+    round trips surround it. More than one statement here would not be atomic: use
+    :func:`session_scope` for those."""
+    yield from _scope(get_database().session(autocommit=True))
+
+
+def _scope(session: Session) -> Iterator[Session]:
     try:
         yield session
         session.commit()
