@@ -100,6 +100,7 @@ class Database:
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self._autocommit_sessions: sessionmaker[Session] | None = None
 
     def configure(self, settings: Settings | None = None, *, url: str | None = None) -> Engine:
         """(Re)build the engine for ``url`` (default: the settings' DATABASE_URL)."""
@@ -113,6 +114,9 @@ class Database:
                 pool_size=settings.db_pool_size,
             )
             self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+            # Built once: a new option engine per session costs more than the statement.
+            autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._autocommit_sessions = sessionmaker(autocommit, expire_on_commit=False)
             return self._engine
 
     @property
@@ -126,10 +130,9 @@ class Database:
         """A new session on the engine (in autocommit: each statement commits on its own)."""
         if self._sessions is None:
             self.configure()
-        assert self._sessions is not None
-        if autocommit:
-            return self._sessions(bind=self.engine.execution_options(isolation_level="AUTOCOMMIT"))
-        return self._sessions()
+        factory = self._autocommit_sessions if autocommit else self._sessions
+        assert factory is not None
+        return factory()
 
     def dispose(self) -> None:
         """Close every pooled connection; the next use opens fresh ones."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -45,10 +46,13 @@ def execute(session: Session, statement: str, params: Params | None = None) -> l
         return cursor.fetchall() if cursor.description else []
 
 
+@lru_cache(maxsize=512)
 def to_psycopg(statement: str, *, binary: bool = False) -> str:
     """``statement`` with each ``:name`` turned into psycopg's ``%(name)s`` (or ``%(name)b``).
 
-    A literal ``%`` is doubled first, so ``LIKE 'a%'`` survives the conversion.
+    A literal ``%`` is doubled first, so ``LIKE 'a%'`` survives the conversion. Cached: a
+    job's statements are a few constant strings, and the regex over a long one costs about as
+    much CPU as a short job's whole round trip.
     """
     marker = r"%(\1)b" if binary else r"%(\1)s"
     return _PARAM.sub(marker, statement.replace("%", "%%"))
