@@ -5,6 +5,9 @@ Two figures, one run, same servers:
 1. Throughput: N ``message.sent`` events are published while no worker runs; then
    ``yoked worker -p 2 -t 8 -Q moderation`` starts, and decisions/s are counted between the
    500th and the last committed result (so worker boot and classifier loading are excluded).
+   Over the same span, the CPU per decision of the worker processes, of PostgreSQL and of
+   RabbitMQ (every such process on the machine: run it with nothing else using them), and
+   what their sum allows on the machine's 2 cores.
 2. Latency at a sustained rate (default 100 msg/s for 30 s) with the same, now warm, workers:
    for each event, the time from just before ``emit()`` (publisher confirms on) until a poller
    (every 2 ms, its own connection) sees its ``moderation_results`` row committed. p50 / p90 /
@@ -49,28 +52,45 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
-def _tree_cpu_seconds(root: int) -> float:
-    """User + system CPU seconds of ``root`` and all its descendants (Linux /proc)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command name, user + system CPU seconds), from Linux /proc."""
     tick = os.sysconf("SC_CLK_TCK")
+    found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
+                head, _, tail = stat.read().rpartition(")")
         except OSError:
             continue
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+        fields = tail.split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        found[int(entry)] = (int(fields[1]), head.partition("(")[2], cpu)
+    return found
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of ``root`` and all its descendants."""
+    processes = _processes()
     tree, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        children = [pid for pid, (ppid, _, _) in processes.items() if ppid == parent]
         tree.update(children)
         frontier.extend(children)
-    return sum(times.get(pid, 0.0) for pid in tree)
+    return sum(processes[pid][2] for pid in tree if pid in processes)
+
+
+def _servers_cpu_seconds() -> dict[str, float]:
+    """CPU seconds of every PostgreSQL and RabbitMQ (Erlang VM) process on the machine."""
+    totals = {"PostgreSQL": 0.0, "RabbitMQ": 0.0}
+    for _, name, cpu in _processes().values():
+        if name == "postgres":
+            totals["PostgreSQL"] += cpu
+        elif name.startswith(("beam", "erl_child")):
+            totals["RabbitMQ"] += cpu
+    return totals
 
 
 def _tree_rss_mb(root: int) -> list[float]:
@@ -254,22 +274,27 @@ def main() -> None:
             text=True,
         )
         deadline = time.monotonic() + 600
-        cpu_at_500: tuple[int, float] | None = None
+        cpu_at_500: tuple[int, float, dict[str, float]] | None = None
         while (done := _count(url)) < arguments.messages and time.monotonic() < deadline:
             if cpu_at_500 is None and done >= 500:
-                cpu_at_500 = (done, _tree_cpu_seconds(worker.pid))
+                cpu_at_500 = (done, _tree_cpu_seconds(worker.pid), _servers_cpu_seconds())
             time.sleep(0.2)
         print(
             f"  {_throughput(url, arguments.messages):.0f} decisions/s "
             f"(committed results, 500th to last)"
         )
         if cpu_at_500 is not None:
-            cpu = _tree_cpu_seconds(worker.pid) - cpu_at_500[1]
-            per = cpu / (arguments.messages - cpu_at_500[0]) * 1000
+            decisions = arguments.messages - cpu_at_500[0]
+            per = (_tree_cpu_seconds(worker.pid) - cpu_at_500[1]) / decisions * 1000
+            servers = {
+                name: (cpu - cpu_at_500[2][name]) / decisions * 1000
+                for name, cpu in _servers_cpu_seconds().items()
+            }
+            total = per + sum(servers.values())
             print(
-                f"  worker CPU: {per:.2f} ms per decision (user+system, all worker processes;"
-                f" PostgreSQL and RabbitMQ not included) -> {2000 / per:.0f} decisions/s if the"
-                " workers had 2 cores to themselves"
+                f"  CPU per decision: workers {per:.2f} ms (user+system, all worker processes), "
+                + ", ".join(f"{name} {ms:.2f} ms" for name, ms in servers.items())
+                + f"; total {total:.2f} ms -> {2000 / total:.0f} decisions/s on 2 cores"
             )
 
         rss = _tree_rss_mb(worker.pid)
