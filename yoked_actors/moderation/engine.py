@@ -26,12 +26,12 @@ from yoked_actors.moderation.decision import (
     decide,
     held_for_review,
 )
-from yoked_actors.moderation.lexicons import LEXICONS
+from yoked_actors.moderation.lexicons import CONTEXT_CAP, LEXICONS, reported_or_joking
 from yoked_actors.moderation.normalize import Normalized, normalize
 from yoked_actors.settings import get_settings
 
 #: Bump when lexicons, detectors or the policy change: results record which engine judged them.
-RULES_VERSION = "2026.12.1"
+RULES_VERSION = "2026.12.2"
 
 #: The classifier's score at which profanity aimed at the reader counts as harassment.
 PROFANITY_AT_READER = 0.95
@@ -132,8 +132,9 @@ def _local_parts(views: Normalized) -> tuple[dict[str, float], dict[str, float],
     ``profanity`` score), the learned classifier's calibrated scores (empty when it is off),
     and the signals."""
     rules = {name: 0.0 for name in CATEGORIES}
+    cap = CONTEXT_CAP if reported_or_joking(views.plain) else 1.0
     for lexicon in LEXICONS:
-        rules[lexicon.category] = lexicon.score(views.squeezed, views.words)
+        rules[lexicon.category] = min(cap, lexicon.score(views.squeezed, views.words))
     found, signals = detectors.detect(views.plain)
     for name, score in found.items():
         rules[name] = max(rules[name], score)

@@ -82,10 +82,13 @@ TERMS: dict[str, list[tuple[str, float]]] = {
     ],
     "hate": [
         (
-            r"(nigger|nigga|niger|nigg|faggot|fagot|fag|kike|chink|spic|wetback|tranny|raghead|"
-            r"towelhead|sandnigger|gook|beaner|dyke|paki|kaffir|gypo|zipperhead|shemale)s?",
+            r"(nigger|niger|nigg|faggot|fagot|kike|chink|spic|wetback|tranny|raghead|"
+            r"towelhead|sandnigger|gook|beaner|paki|kaffir|gypo|zipperhead|shemale)s?",
             0.95,
         ),
+        # Words their communities reclaim ("our little dyke squad"), or that mean something
+        # else too (a "fag" is a cigarette in British English): the learned classifier decides.
+        (r"(nigga|fag|dyke)s?", 0.45),
         (
             r"(all|those|these|fucking|dirty|filthy) (muslims|jews|blacks|gays|immigrants|mexicans|"
             r"arabs|asians|trans people|indians|africans|women|lesbians) (are|should|must|deserve|"
@@ -220,6 +223,28 @@ EXACT: dict[str, list[tuple[str, float]]] = {
     ],
     "off_platform": [(r"(talk|chat|continue) off (this|the) app|off (this|the) app", 0.85)],
 }
+
+
+#: The highest score a lexicon entry keeps in a message that reports, quotes or jokes
+#: (:func:`reported_or_joking`): below the threshold, so the learned classifier decides, and a
+#: grave line it hides is held for a person instead of suspending its sender at once.
+CONTEXT_CAP = 0.45
+# Someone else's words ("he told me to kys, reported him", a quote in quotation marks) or a joke
+# ("I'll kill you if you eat my leftovers 😂"). On the training split's 25,434 clean lines the
+# rules of 2026.12.1 hid 115 at once, most of them victims reporting what was said to them,
+# quotes and jokes; with this cap and the reclaimed words at 0.45, 32 (2026.12.2).
+_REPORTED = re.compile(
+    r"[\"“”«»]|(?<![a-z])(told (me|him|her|them|my|us)|said|says|saying|got called"
+    r"|called (me|him|her|my|us)|sent (me|him|her|my|us)|messaged me|texted me|dm'?d me"
+    r"|got a (message|dm|text)|report(ed|ing)?|screenshot\w*|blocked (him|her|them|it|the)"
+    r"|comments)(?![a-z])"
+)
+_JOKING = re.compile(r"😂|🤣|😆|😜|(?<![a-z])(lol|lmao|haha\w*|jk|kidding|lovingly)(?![a-z])")
+
+
+def reported_or_joking(plain: str) -> bool:
+    """Whether ``plain`` (the ``plain`` view) reports or quotes someone's words, or jokes."""
+    return bool(_REPORTED.search(plain) or _JOKING.search(plain))
 
 
 @dataclass(frozen=True)
