@@ -51,7 +51,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-#: A pooled connection idle at least this long is pinged (``SELECT 1``) before it is used.
+#: A pooled connection idle at least this long is pinged (one round trip) before it is used.
 PING_AFTER_IDLE_S = 10.0
 
 
