@@ -70,16 +70,21 @@ def _processes() -> dict[int, tuple[int, str, float]]:
     return found
 
 
-def _tree_cpu_seconds(root: int) -> float:
-    """User + system CPU seconds of ``root`` and all its descendants."""
-    processes = _processes()
+def _tree(root: int, processes: dict[int, tuple[int, str, float]]) -> set[int]:
+    """``root`` and all its descendants among ``processes``."""
     tree, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()
         children = [pid for pid, (ppid, _, _) in processes.items() if ppid == parent]
         tree.update(children)
         frontier.extend(children)
-    return sum(processes[pid][2] for pid in tree if pid in processes)
+    return tree
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of ``root`` and all its descendants."""
+    processes = _processes()
+    return sum(processes[pid][2] for pid in _tree(root, processes) if pid in processes)
 
 
 def _servers_cpu_seconds() -> dict[str, float]:
@@ -95,26 +100,16 @@ def _servers_cpu_seconds() -> dict[str, float]:
 
 def _tree_rss_mb(root: int) -> list[float]:
     """Resident memory (MB) of ``root`` and each of its descendants, largest first."""
-    parents: dict[int, int] = {}
     rss: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in _tree(root, _processes()):
         try:
-            with open(f"/proc/{entry}/status") as status:
+            with open(f"/proc/{pid}/status") as status:
                 fields = dict(line.split(":", 1) for line in status if ":" in line)
         except OSError:
             continue
-        parents[int(entry)] = int(fields["PPid"])
         if "VmRSS" in fields:
-            rss[int(entry)] = int(fields["VmRSS"].split()[0]) / 1024
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        tree.update(children)
-        frontier.extend(children)
-    return sorted((rss[pid] for pid in tree if pid in rss), reverse=True)
+            rss[pid] = int(fields["VmRSS"].split()[0]) / 1024
+    return sorted(rss.values(), reverse=True)
 
 
 Row = tuple[uuid.UUID, uuid.UUID, str]
